@@ -1,0 +1,39 @@
+"""chainrule: a deep-learning framework you can read end to end, with PyTorch's API.
+
+``import chainrule as torch`` runs PyTorch programs that use what chainrule has.
+"""
+
+from __future__ import annotations
+
+from chainrule._backend import device
+from chainrule._backend.dtypes import (bool_ as bool, double, dtype, float, float16, float32,
+                                       float64, get_default_dtype, half, int, int8, int16,
+                                       int32, int64, long, promote_types, set_default_dtype,
+                                       short, uint8)
+from chainrule._backend.random import (Generator, default_generator, get_rng_state,
+                                       initial_seed, manual_seed, seed, set_rng_state)
+from chainrule._tensor_str import set_printoptions
+from chainrule.tensor import Size, Tensor, attach_methods
+from chainrule import autograd
+from chainrule.autograd import (enable_grad, inference_mode, is_grad_enabled,
+                                is_inference_mode_enabled, no_grad, set_grad_enabled)
+from chainrule.ops import elementwise as _elementwise
+from chainrule.ops import indexing as _indexing
+from chainrule.ops import linalg as _linalg
+from chainrule.ops import movement as _movement
+from chainrule.ops import nn_ops as _nn_ops
+from chainrule.ops import reduce as _reduce
+from chainrule.ops._util import result_type
+from chainrule.ops.elementwise import *  # noqa: F403
+from chainrule.ops.indexing import *  # noqa: F403
+from chainrule.ops.linalg import *  # noqa: F403
+from chainrule.ops.movement import *  # noqa: F403
+from chainrule.ops.nn_ops import *  # noqa: F403
+from chainrule.ops.reduce import *  # noqa: F403
+from chainrule.creation import *  # noqa: F403
+
+for _module in (_elementwise, _reduce, _movement, _indexing, _linalg, _nn_ops):
+    attach_methods(_module)
+del _module
+
+__version__ = "0.1.0"

@@ -1,0 +1,118 @@
+"""Automatic differentiation: ``backward``, ``grad``, grad modes, custom Functions, forward mode.
+
+The engine lives in :mod:`chainrule.autograd.graph`; this module holds the public entry points
+with torch's signatures.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from chainrule import _backend
+from chainrule.autograd import forward_ad
+from chainrule.autograd.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
+from chainrule.autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,
+                                          is_inference_mode_enabled, no_grad,
+                                          set_grad_enabled)
+from chainrule.autograd.graph import Node, run_backward
+
+__all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
+           "is_grad_enabled", "detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled",
+           "forward_ad", "Node"]
+
+
+def _as_list(x: Any) -> list[Any]:
+    if x is None:
+        return []
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    return [x]
+
+
+def _make_grads(outputs: list[Any], grad_outputs: list[Any]) -> list[Any]:
+    T = _backend._tensor_class
+    grads = []
+    for i, out in enumerate(outputs):
+        g = grad_outputs[i] if i < len(grad_outputs) else None
+        if g is None:
+            if out._requires_grad and out._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            if out._data.dtype.kind != "f":
+                raise RuntimeError(f"grad can be implicitly created only for real scalar "
+                                   f"outputs but got {out.dtype}")
+            g = T._make(_backend.xp.ones_like(out._data))
+        else:
+            if not isinstance(g, T):
+                g = T._make(_backend.xp.asarray(g, dtype=out._data.dtype))
+            if g._data.shape != out._data.shape:
+                raise RuntimeError(
+                    f"Mismatch in shape: grad_output[{i}] has a shape of "
+                    f"chainrule.Size({list(g._data.shape)}) and output[{i}] has a shape of "
+                    f"chainrule.Size({list(out._data.shape)}).")
+        grads.append(g)
+    return grads
+
+
+def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None,
+             create_graph: bool = False, grad_variables: Any = None, inputs: Any = None) -> None:
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the graph's leaves.
+
+    Args:
+        tensors: outputs to differentiate (a tensor or a sequence).
+        grad_tensors: their cotangents; may be omitted for one-element outputs.
+        retain_graph: keep saved values for another backward. Default: ``create_graph``.
+        create_graph: record the backward pass (for higher-order derivatives).
+        inputs: accumulate only into these tensors.
+
+    Example:
+        >>> import chainrule
+        >>> x = chainrule.tensor(3.0, requires_grad=True)
+        >>> chainrule.autograd.backward(x * x)
+        >>> x.grad
+        tensor(6.)
+    """
+    outputs = _as_list(tensors)
+    grads = _make_grads(outputs, _as_list(grad_tensors))
+    if retain_graph is None:
+        retain_graph = create_graph
+    ins = _as_list(inputs) if inputs is not None else None
+    if ins is not None and len(ins) == 0:
+        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    run_backward(outputs, grads, retain_graph, create_graph, inputs=ins, accumulate=True)
+
+
+def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,
+         create_graph: bool = False, only_inputs: bool = True, allow_unused: bool | None = None,
+         is_grads_batched: bool = False, materialize_grads: bool = False) -> tuple[Any, ...]:
+    """The gradients of ``outputs`` with respect to ``inputs``, returned instead of accumulated.
+
+    Example:
+        >>> import chainrule
+        >>> x = chainrule.tensor(2.0, requires_grad=True)
+        >>> (dx,) = chainrule.autograd.grad(x ** 3, x, create_graph=True)
+        >>> dx, chainrule.autograd.grad(dx, x)[0]
+        (tensor(12., grad_fn=<MulBackward0>), tensor(12.))
+    """
+    outs = _as_list(outputs)
+    ins = _as_list(inputs)
+    grads = _make_grads(outs, _as_list(grad_outputs))
+    if retain_graph is None:
+        retain_graph = create_graph
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    for t in ins:
+        if not t._requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    result = run_backward(outs, grads, retain_graph, create_graph, inputs=ins, accumulate=False)
+    assert result is not None
+    final = []
+    for t, g in zip(ins, result):
+        if g is None:
+            if materialize_grads:
+                g = _backend._tensor_class._make(_backend.xp.zeros_like(t._data))
+            elif not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been "
+                                   "used in the graph. Set allow_unused=True if this is the "
+                                   "desired behavior.")
+        final.append(g)
+    return tuple(final)

@@ -1,0 +1,450 @@
+"""Nodes of the backward graph and the engine that walks it.
+
+A :class:`Node` is what ``y.grad_fn`` returns: it remembers the op, its static parameters, the
+values the op's vjp needs, and one edge per input (``(node, output_index)`` or ``None``).
+Leaves that require grad end in an :class:`AccumulateGrad` node that adds into ``.grad``.
+
+The engine is iterative: it orders the reachable nodes topologically (Kahn's algorithm over
+dependency counts), then visits them once each, calling each op's vjp, summing cotangents that
+arrive over several paths, and freeing each node's saved values right after use unless
+``retain_graph``. Nothing here knows about any specific op.
+"""
+
+from __future__ import annotations
+
+import sys
+import weakref
+from typing import Any, Callable, Sequence
+
+from chainrule import _backend
+from chainrule.autograd import anomaly as _anomaly
+from chainrule.autograd.grad_mode import STATE
+
+__all__ = ["Node", "AccumulateGrad", "run_backward", "edge_of"]
+
+_FREED_MSG = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+    "backward through the graph a second time or if you need to access saved tensors after "
+    "calling backward."
+)
+
+_sequence = 0
+# From 3.14 the interpreter may borrow stack references, so refcounts undercount: never steal.
+_BORROWED_REFS = sys.version_info >= (3, 14)
+
+
+def edge_of(t: Any) -> tuple[Node, int] | None:
+    """The graph edge a tensor contributes as an input: its grad_fn, its accumulator, or None."""
+    fn = t.grad_fn
+    if fn is not None:
+        return (fn, t._out_idx)
+    if t._requires_grad:
+        return (grad_accumulator(t), 0)
+    return None
+
+
+def grad_accumulator(t: Any) -> AccumulateGrad:
+    """The (cached) AccumulateGrad node of leaf ``t``; cached weakly so no cycle forms."""
+    ref = t._accum
+    acc = ref() if ref is not None else None
+    if acc is None:
+        acc = AccumulateGrad(t)
+        t._accum = weakref.ref(acc)
+    return acc
+
+
+class Node:
+    """One recorded operation in the backward graph (``y.grad_fn``).
+
+    Example:
+        >>> import chainrule
+        >>> x = chainrule.ones(2, requires_grad=True)
+        >>> y = (x * 3).sum()
+        >>> y.grad_fn.name(), y.grad_fn.next_functions[0][0].name()
+        ('SumBackward0', 'MulBackward0')
+    """
+
+    __slots__ = ("op", "params", "inputs", "versions", "out", "out_vbox", "edges", "in_shapes",
+                 "n_outputs", "seq", "freed", "pre_hooks", "post_hooks", "tensor_hooks",
+                 "retained", "trace", "metadata", "__weakref__")
+
+    def __init__(self, op: Any, inputs: Sequence[Any], params: dict, result: Any) -> None:
+        global _sequence
+        _sequence += 1
+        self.seq = _sequence
+        self.op = op
+        self.params = params
+        self.edges = [edge_of(t) for t in inputs]
+        if op.needs_inputs:
+            self.inputs = inputs
+            self.versions = [t._vbox[0] for t in inputs]
+        else:
+            self.inputs = None
+            self.versions = None
+        if op.needs_output:
+            self.out = result._data
+            box = result._vbox
+            self.out_vbox = box
+        else:
+            self.out = None
+            self.out_vbox = None
+        self.in_shapes = [t._data.shape for t in inputs] if op.broadcasts else None
+        self.n_outputs = 1
+        self.freed = False
+        self.pre_hooks = None
+        self.post_hooks = None
+        self.tensor_hooks = None
+        self.retained = None
+        self.metadata = None
+        self.trace = _anomaly.creation_trace() if STATE.anomaly else None
+
+    # -- torch's public Node interface ---------------------------------------------------------
+    def name(self) -> str:
+        """The torch-style name, e.g. ``'MulBackward0'``."""
+        return type(self).__name__
+
+    @property
+    def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
+        """One ``(node, output_index)`` pair per input, ``(None, 0)`` where no gradient flows."""
+        return tuple(e if e is not None else (None, 0) for e in self.edges)
+
+    def register_hook(self, fn: Callable) -> _RemovableHandle:
+        """Call ``fn(grad_inputs, grad_outputs)`` after this node's vjp; may return new inputs."""
+        if self.post_hooks is None:
+            self.post_hooks = []
+        self.post_hooks.append(fn)
+        return _RemovableHandle(self.post_hooks, fn)
+
+    def register_prehook(self, fn: Callable) -> _RemovableHandle:
+        """Call ``fn(grad_outputs)`` before this node's vjp; may return new grad_outputs."""
+        if self.pre_hooks is None:
+            self.pre_hooks = []
+        self.pre_hooks.append(fn)
+        return _RemovableHandle(self.pre_hooks, fn)
+
+    def __call__(self, *grads: Any) -> Any:
+        """Apply this node's vjp to output gradients (as torch's ``grad_fn(g)``)."""
+        result = self._vjp(list(grads), create_graph=STATE.enabled)
+        return result[0] if len(result) == 1 else tuple(result)
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+    # -- saved values ------------------------------------------------------------------------
+    def _saved(self, create_graph: bool) -> tuple[Any, list[Any] | tuple]:
+        if self.freed:
+            raise RuntimeError(_FREED_MSG)
+        out_t = None
+        if self.out is not None:
+            if self.out_vbox[0] != 0:
+                raise _modified_error(self, "output 0", self.out.shape, self.out.dtype,
+                                      self.out_vbox[0], 0)
+            out_t = _backend._tensor_class._make(self.out)
+            if create_graph and not self.op.once_differentiable:
+                # An alias of the output carrying this node: derivatives of a rule that reads
+                # `out` flow back into this node, which makes double backward exact.
+                out_t._requires_grad = True
+                out_t.grad_fn = self
+        inputs = self.inputs
+        if inputs is None:
+            inputs = (None,) * len(self.edges)
+        else:
+            for i, t in enumerate(inputs):
+                if t._vbox[0] != self.versions[i]:
+                    raise _modified_error(self, f"input {i}", t._data.shape, t._data.dtype,
+                                          t._vbox[0], self.versions[i])
+        return out_t, inputs
+
+    def _vjp(self, grads: list[Any], create_graph: bool) -> list[Any]:
+        if create_graph and self.op.once_differentiable:
+            raise RuntimeError(
+                f"trying to differentiate twice a function that was marked with "
+                f"@once_differentiable: {self.name()} computes its vjp on raw arrays, so it "
+                f"supports first derivatives only")
+        out_t, inputs = self._saved(create_graph)
+        g = grads[0] if self.n_outputs == 1 else grads
+        result = self.op.vjp(g, out_t, *inputs, **self.params)
+        return list(result)
+
+    def _release(self) -> None:
+        if self.inputs is not None or self.out is not None:
+            self.freed = True
+        self.inputs = None
+        self.out = None
+
+
+def _modified_error(node: Node, which: str, shape: tuple, dtype: Any, now: int, then: int):
+    dims = ", ".join(str(s) for s in shape)
+    return RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [{dtype} [{dims}]], which is {which} of {node.name()}, is at version {now}; "
+        f"expected version {then} instead. Hint: the tensor was changed in place (an op ending "
+        f"in '_', or an assignment into it) after {node.name()} saved it for backward; use an "
+        f"out-of-place op or .clone() it first.")
+
+
+class AccumulateGrad(Node):
+    """The node at a leaf that requires grad: adds the arriving gradient into ``leaf.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Any) -> None:
+        global _sequence
+        _sequence += 1
+        self.seq = _sequence
+        self.variable = variable
+        self.op = None
+        self.params = {}
+        self.edges = []
+        self.inputs = None
+        self.out = None
+        self.n_outputs = 1
+        self.freed = False
+        self.pre_hooks = None
+        self.post_hooks = None
+        self.tensor_hooks = None
+        self.retained = None
+        self.metadata = None
+        self.trace = None
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {hex(id(self))}>"
+
+
+class _RemovableHandle:
+    """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
+
+    __slots__ = ("_hooks", "_fn")
+
+    def __init__(self, hooks: list, fn: Callable) -> None:
+        self._hooks = hooks
+        self._fn = fn
+
+    def remove(self) -> None:
+        if self._fn in self._hooks:
+            self._hooks.remove(self._fn)
+
+
+RemovableHandle = _RemovableHandle
+
+
+def _topological_order(roots: list[Node]) -> list[Node]:
+    """Reachable nodes, each after every node that sends it a gradient (iterative Kahn)."""
+    deps: dict[Node, int] = {}
+    seen = set(roots)
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        for e in node.edges:
+            if e is not None:
+                child = e[0]
+                if child in seen:
+                    deps[child] += 1
+                else:
+                    deps[child] = 1
+                    seen.add(child)
+                    stack.append(child)
+    order = []
+    ready = [r for r in dict.fromkeys(roots) if r not in deps]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for e in node.edges:
+            if e is not None:
+                child = e[0]
+                n = deps[child] - 1
+                deps[child] = n
+                if n == 0:
+                    ready.append(child)
+    return order
+
+
+def _needed(order: list[Node], targets: set[Node]) -> set[Node]:
+    """Nodes on some path to a target; visiting the order backwards sees children first."""
+    needed: set[Node] = set()
+    for node in reversed(order):
+        if node in targets:
+            needed.add(node)
+            continue
+        for e in node.edges:
+            if e is not None and e[0] in needed:
+                needed.add(node)
+                break
+    return needed
+
+
+def _add(a: Any, b: Any) -> Any:
+    return b if a is None else a + b
+
+
+def run_backward(
+    roots: Sequence[Any],
+    grad_roots: Sequence[Any],
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Sequence[Any] | None = None,
+    accumulate: bool = True,
+) -> list[Any] | None:
+    """Backpropagate ``grad_roots`` from ``roots``.
+
+    With ``accumulate``, leaf gradients add into ``.grad`` (only for ``inputs`` when given).
+    Without it (``autograd.grad``), the gradients reaching ``inputs`` are returned instead.
+    """
+    grads: dict[Node, Any] = {}
+    root_nodes = []
+    for t, g in zip(roots, grad_roots):
+        e = edge_of(t)
+        if e is None:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a "
+                               "grad_fn")
+        node, idx = e
+        root_nodes.append(node)
+        _deliver(grads, node, idx, g)
+
+    order = _topological_order(root_nodes)
+
+    targets: dict[Node, Any] = {}
+    if inputs is not None:
+        for t in inputs:
+            e = edge_of(t)
+            if e is None:
+                raise RuntimeError("One of the differentiated Tensors does not require grad")
+            targets[e[0]] = t
+        needed = _needed(order, set(targets))
+    else:
+        needed = None
+    captured: dict[Node, Any] = {}
+
+    prev_mode = STATE.enabled
+    STATE.enabled = create_graph
+    try:
+        for node in order:
+            if needed is not None and node not in needed:
+                continue
+            g = grads.pop(node, None)
+            if g is None:
+                continue
+            if node.tensor_hooks is not None:
+                g = _run_tensor_hooks(node.tensor_hooks, g)
+            if node.retained is not None:
+                _retain(node, g, create_graph)
+            if node.pre_hooks is not None:
+                for hook in node.pre_hooks:
+                    res = hook((g,))
+                    if res is not None:
+                        g = res[0]
+            if node.__class__ is AccumulateGrad:
+                if accumulate:
+                    if inputs is None or node in targets:
+                        _accumulate_into_leaf(node.variable, g, create_graph)
+                else:
+                    captured[node] = g
+                continue
+            if node in targets:
+                if accumulate:
+                    t = targets[node]
+                    _accumulate_into_leaf(t, g, create_graph)
+                else:
+                    captured[node] = g
+                if not any(e is not None and e[0] in needed for e in node.edges):
+                    continue
+            _backprop_node(node, g, grads, create_graph, retain_graph)
+    finally:
+        STATE.enabled = prev_mode
+
+    if accumulate:
+        return None
+    return [captured.get(edge_of(t)[0]) for t in inputs]  # type: ignore[union-attr]
+
+
+def _backprop_node(node: Node, g: Any, grads: dict, create_graph: bool, retain: bool) -> None:
+    g_in = node._vjp([g], create_graph)
+    if node.post_hooks is not None:
+        for hook in node.post_hooks:
+            res = hook(tuple(g_in), (g,))
+            if res is not None:
+                g_in = list(res)
+    in_shapes = node.in_shapes
+    for i, e in enumerate(node.edges):
+        gi = g_in[i]
+        if e is None or gi is None:
+            continue
+        if in_shapes is not None and gi._data.shape != in_shapes[i]:
+            gi = gi.sum_to_size(in_shapes[i])
+        if STATE.anomaly:
+            _anomaly.check_backward(node, i, gi)
+        _deliver(grads, e[0], e[1], gi)
+    if not retain:
+        node._release()
+
+
+def _deliver(grads: dict, node: Node, idx: int, g: Any) -> None:
+    if node.n_outputs == 1:
+        prev = grads.get(node)
+        grads[node] = g if prev is None else prev + g
+    else:
+        slots = grads.get(node)
+        if slots is None:
+            slots = grads[node] = [None] * node.n_outputs
+        slots[idx] = _add(slots[idx], g)
+
+
+def _run_tensor_hooks(hooks: list, g: Any) -> Any:
+    for hook in hooks:
+        res = hook(g)
+        if res is not None:
+            g = res
+    return g
+
+
+def _retain(node: Node, g: Any, create_graph: bool) -> None:
+    t = node.retained()
+    if t is None or t.grad_fn is not node:
+        return
+    if t.grad is None:
+        t.grad = g if create_graph else g.detach().clone()
+    elif create_graph:
+        t.grad = t.grad + g
+    else:
+        t.grad._data = t.grad._data + g._data
+
+
+def _accumulate_into_leaf(var: Any, g: Any, create_graph: bool) -> None:
+    if var._hooks is not None:
+        g = _run_tensor_hooks(var._hooks, g)
+    if g.dtype is not var.dtype:
+        g = g.to(var.dtype)
+    if g._data.shape != var._data.shape:
+        g = g.sum_to_size(var._data.shape)
+    if var.grad is None:
+        if create_graph:
+            var.grad = g
+        else:
+            var.grad = _backend._tensor_class._make(_own(g))
+    elif create_graph or var.grad.requires_grad:
+        var.grad = var.grad + g
+    else:
+        var.grad._data += g._data  # in place, as torch does when not building a graph
+    post = var._post_acc_hooks
+    if post is not None:
+        for hook in post:
+            hook(var)
+
+
+def _own(g: Any) -> Any:
+    """An array for ``.grad`` that aliases nothing else: the gradient's own buffer when no
+    other object can see it (torch steals the buffer the same way), else a copy."""
+    arr = g._data
+    if _BORROWED_REFS:
+        return arr.copy()
+    # References to g: the caller's local, this frame's argument, getrefcount's argument.
+    # References to arr: g._data, this frame's local, getrefcount's argument.
+    if (arr.base is None and arr.flags.c_contiguous and arr.flags.writeable
+            and sys.getrefcount(g) <= 4 and sys.getrefcount(arr) <= 3):
+        return arr
+    return arr.copy()

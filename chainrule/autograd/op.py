@@ -1,0 +1,106 @@
+"""The Op base class: one primitive = forward + vjp + jvp in one class.
+
+Contract (DESIGN.md section 3):
+
+- ``forward(*arrays, **params) -> array``: backend arrays in, one array out. Static
+  parameters are keyword-only with PyTorch's names.
+- ``vjp(g, out, *inputs, **params) -> tuple``: one cotangent per input (``None`` where not
+  differentiable), written with Tensor operations so it is itself differentiable. ``out`` is
+  ``None`` unless the class sets ``needs_output``; the inputs are ``None`` unless it sets
+  ``needs_inputs`` (the default), so nothing is kept alive that the rule does not read.
+- ``jvp(*tangents, out, *inputs, **params) -> Tensor``: forward mode; missing tangents arrive
+  as zeros.
+
+The engine sums a cotangent back to its input's broadcast shape (for ops that set
+``broadcasts``), accumulates over paths, switches grad mode, runs hooks and frees saved values.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+import numpy as np
+
+from chainrule import _backend
+from chainrule.autograd import anomaly as _anomaly
+from chainrule.autograd import forward_ad as _forward_ad
+from chainrule.autograd.grad_mode import STATE
+from chainrule.autograd.graph import Node, edge_of
+
+__all__ = ["Op", "OPS"]
+
+OPS: dict[str, type[Op]] = {}
+
+_ndarray = np.ndarray
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+class Op:
+    """Base class of every primitive. Subclassing registers the op in :data:`OPS`.
+
+    Class attributes:
+        needs_inputs: the vjp reads the input values (else they are not saved).
+        needs_output: the vjp reads the forward result.
+        broadcasts: inputs may broadcast; the engine sums cotangents back to their shapes.
+        once_differentiable: the vjp works on raw arrays; a second backward raises.
+    """
+
+    name: ClassVar[str]
+    backward_name: ClassVar[str]
+    needs_inputs: ClassVar[bool] = True
+    needs_output: ClassVar[bool] = False
+    broadcasts: ClassVar[bool] = False
+    once_differentiable: ClassVar[bool] = False
+    _node_cls: ClassVar[type[Node]]
+
+    def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = _snake(cls.__name__)
+        if "backward_name" not in cls.__dict__:
+            cls.backward_name = f"{cls.__name__}Backward0"
+        # A Node subclass per op, so type(y.grad_fn).__name__ is 'MulBackward0' as in torch.
+        cls._node_cls = type(cls.backward_name, (Node,), {"__slots__": ()})
+        if register:
+            if cls.name in OPS and OPS[cls.name] is not cls:
+                raise RuntimeError(f"two primitives registered as {cls.name!r}")
+            OPS[cls.name] = cls
+
+    @staticmethod
+    def forward(*arrays: Any, **params: Any) -> Any:
+        raise NotImplementedError
+
+    @staticmethod
+    def vjp(g: Any, out: Any, *inputs: Any, **params: Any) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    @staticmethod
+    def jvp(*args: Any, **params: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Any, **params: Any) -> Any:
+        """Run the forward on the inputs' arrays, wrap the result, and record a Node if needed."""
+        out = cls.forward(*[t._data for t in inputs], **params)
+        if out.__class__ is not _ndarray:
+            out = np.asarray(out)  # NumPy reductions return scalars; tensors hold arrays
+        result = _backend._tensor_class._make(out)
+        if STATE.enabled:
+            for t in inputs:
+                if t._requires_grad:
+                    result._requires_grad = True
+                    result.grad_fn = cls._node_cls(cls, inputs, params, result)
+                    break
+        if STATE.fw_level >= 0:
+            _forward_ad.apply_jvp(cls, result, inputs, params)
+        if STATE.anomaly:
+            _anomaly.check_forward(cls.name, result)
+        return result
+
+
+# edge_of is re-exported for ops that build Nodes by hand (custom Function, fused kernels).
+edge_of = edge_of

@@ -1,0 +1,6 @@
+"""indexing primitives (being written)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
+TENSOR_METHODS: dict = {}

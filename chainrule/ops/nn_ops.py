@@ -1,0 +1,6 @@
+"""nn_ops primitives (being written)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
+TENSOR_METHODS: dict = {}
