@@ -1,0 +1,7 @@
+"""``chainrule.nn``: Modules, Parameters, layers, losses, initialisers (torch.nn's API)."""
+
+from __future__ import annotations
+
+from chainrule.nn import functional, init, utils
+from chainrule.nn.modules import *  # noqa: F403
+from chainrule.nn.parameter import *  # noqa: F403
