@@ -14,7 +14,7 @@ from chainrule._backend.random import (Generator, default_generator, get_rng_sta
                                        initial_seed, manual_seed, seed, set_rng_state)
 from chainrule._tensor_str import set_printoptions
 from chainrule.tensor import Size, Tensor, attach_methods
-from chainrule import autograd
+from chainrule import autograd, testing
 from chainrule.autograd import (enable_grad, inference_mode, is_grad_enabled,
                                 is_inference_mode_enabled, no_grad, set_grad_enabled)
 from chainrule.ops import elementwise as _elementwise
