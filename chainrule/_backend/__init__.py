@@ -87,10 +87,14 @@ def sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 _tensor_class: Any = None
 
 
+make_tensor: Any = None  # Tensor._make, bound at registration (hot path: one lookup)
+
+
 def register_tensor_class(cls: type) -> None:
     """Called once by ``chainrule.tensor`` so lower layers can build Tensors."""
-    global _tensor_class
+    global _tensor_class, make_tensor
     _tensor_class = cls
+    make_tensor = cls._make
 
 
 def wrap(array: np.ndarray, requires_grad: bool = False) -> Any:

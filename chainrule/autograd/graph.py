@@ -30,7 +30,6 @@ _FREED_MSG = (
     "calling backward."
 )
 
-_sequence = 0
 # From 3.14 the interpreter may borrow stack references, so refcounts undercount: never steal.
 _BORROWED_REFS = sys.version_info >= (3, 14)
 
@@ -55,6 +54,36 @@ def grad_accumulator(t: Any) -> AccumulateGrad:
     return acc
 
 
+class _NodeExtra:
+    """Rarely used per-node state, kept off the hot path: hooks, retain_grad, anomaly trace."""
+
+    __slots__ = ("pre_hooks", "post_hooks", "tensor_hooks", "retained", "trace", "metadata")
+
+    def __init__(self) -> None:
+        self.pre_hooks: list | None = None
+        self.post_hooks: list | None = None
+        self.tensor_hooks: list | None = None
+        self.retained: Any = None
+        self.trace: str | None = None
+        self.metadata: dict = {}
+
+
+def _extra_property(name: str) -> property:
+    def get(self: Node) -> Any:
+        ex = self.extra
+        return None if ex is None else getattr(ex, name)
+
+    def set(self: Node, value: Any) -> None:
+        if self.extra is None:
+            self.extra = _NodeExtra()
+        setattr(self.extra, name, value)
+
+    return property(get, set)
+
+
+_FREED = ["freed"]  # sentinel stored in Node.versions once saved values are released
+
+
 class Node:
     """One recorded operation in the backward graph (``y.grad_fn``).
 
@@ -67,16 +96,22 @@ class Node:
     """
 
     __slots__ = ("op", "params", "inputs", "versions", "out", "out_vbox", "edges", "in_shapes",
-                 "n_outputs", "seq", "freed", "pre_hooks", "post_hooks", "tensor_hooks",
-                 "retained", "trace", "metadata", "__weakref__")
+                 "extra", "__weakref__")
+    n_outputs = 1
 
     def __init__(self, op: Any, inputs: Sequence[Any], params: dict, result: Any) -> None:
-        global _sequence
-        _sequence += 1
-        self.seq = _sequence
         self.op = op
         self.params = params
-        self.edges = [edge_of(t) for t in inputs]
+        edges = []
+        for t in inputs:
+            fn = t.grad_fn
+            if fn is not None:
+                edges.append((fn, t._out_idx))
+            elif t._requires_grad:
+                edges.append((grad_accumulator(t), 0))
+            else:
+                edges.append(None)
+        self.edges = edges
         if op.needs_inputs:
             self.inputs = inputs
             self.versions = [t._vbox[0] for t in inputs]
@@ -85,20 +120,27 @@ class Node:
             self.versions = None
         if op.needs_output:
             self.out = result._data
-            box = result._vbox
-            self.out_vbox = box
+            self.out_vbox = result._vbox
         else:
             self.out = None
             self.out_vbox = None
         self.in_shapes = [t._data.shape for t in inputs] if op.broadcasts else None
-        self.n_outputs = 1
-        self.freed = False
-        self.pre_hooks = None
-        self.post_hooks = None
-        self.tensor_hooks = None
-        self.retained = None
-        self.metadata = None
-        self.trace = _anomaly.creation_trace() if STATE.anomaly else None
+        self.extra = None
+        if STATE.anomaly:
+            self.trace = _anomaly.creation_trace()
+
+    pre_hooks = _extra_property("pre_hooks")
+    post_hooks = _extra_property("post_hooks")
+    tensor_hooks = _extra_property("tensor_hooks")
+    retained = _extra_property("retained")
+    trace = _extra_property("trace")
+
+    @property
+    def metadata(self) -> dict:
+        """A dict for user annotations, as torch's ``Node.metadata``."""
+        if self.extra is None:
+            self.extra = _NodeExtra()
+        return self.extra.metadata
 
     # -- torch's public Node interface ---------------------------------------------------------
     def name(self) -> str:
@@ -126,7 +168,7 @@ class Node:
 
     def __call__(self, *grads: Any) -> Any:
         """Apply this node's vjp to output gradients (as torch's ``grad_fn(g)``)."""
-        result = self._vjp(list(grads), create_graph=STATE.enabled)
+        result = self._vjp(grads[0] if self.n_outputs == 1 else list(grads), STATE.enabled)
         return result[0] if len(result) == 1 else tuple(result)
 
     def __repr__(self) -> str:
@@ -134,14 +176,15 @@ class Node:
 
     # -- saved values ------------------------------------------------------------------------
     def _saved(self, create_graph: bool) -> tuple[Any, list[Any] | tuple]:
-        if self.freed:
+        versions = self.versions
+        if versions is _FREED:
             raise RuntimeError(_FREED_MSG)
         out_t = None
         if self.out is not None:
             if self.out_vbox[0] != 0:
                 raise _modified_error(self, "output 0", self.out.shape, self.out.dtype,
                                       self.out_vbox[0], 0)
-            out_t = _backend._tensor_class._make(self.out)
+            out_t = _backend.make_tensor(self.out)
             if create_graph and not self.op.once_differentiable:
                 # An alias of the output carrying this node: derivatives of a rule that reads
                 # `out` flow back into this node, which makes double backward exact.
@@ -149,28 +192,28 @@ class Node:
                 out_t.grad_fn = self
         inputs = self.inputs
         if inputs is None:
-            inputs = (None,) * len(self.edges)
-        else:
-            for i, t in enumerate(inputs):
-                if t._vbox[0] != self.versions[i]:
-                    raise _modified_error(self, f"input {i}", t._data.shape, t._data.dtype,
-                                          t._vbox[0], self.versions[i])
+            return out_t, (None,) * len(self.edges)
+        for i, t in enumerate(inputs):
+            if t._vbox[0] != versions[i]:
+                raise _modified_error(self, f"input {i}", t._data.shape, t._data.dtype,
+                                      t._vbox[0], versions[i])
         return out_t, inputs
 
-    def _vjp(self, grads: list[Any], create_graph: bool) -> list[Any]:
+    def _vjp(self, g: Any, create_graph: bool) -> Any:
+        """The op's vjp for output cotangent ``g`` (a list for multi-output nodes)."""
         if create_graph and self.op.once_differentiable:
             raise RuntimeError(
                 f"trying to differentiate twice a function that was marked with "
                 f"@once_differentiable: {self.name()} computes its vjp on raw arrays, so it "
                 f"supports first derivatives only")
+        if self.versions is None and self.out is None:
+            return self.op.vjp(g, None, *((None,) * len(self.edges)), **self.params)
         out_t, inputs = self._saved(create_graph)
-        g = grads[0] if self.n_outputs == 1 else grads
-        result = self.op.vjp(g, out_t, *inputs, **self.params)
-        return list(result)
+        return self.op.vjp(g, out_t, *inputs, **self.params)
 
     def _release(self) -> None:
         if self.inputs is not None or self.out is not None:
-            self.freed = True
+            self.versions = _FREED
         self.inputs = None
         self.out = None
 
@@ -191,23 +234,16 @@ class AccumulateGrad(Node):
     __slots__ = ("variable",)
 
     def __init__(self, variable: Any) -> None:
-        global _sequence
-        _sequence += 1
-        self.seq = _sequence
         self.variable = variable
         self.op = None
         self.params = {}
         self.edges = []
         self.inputs = None
+        self.versions = None
         self.out = None
-        self.n_outputs = 1
-        self.freed = False
-        self.pre_hooks = None
-        self.post_hooks = None
-        self.tensor_hooks = None
-        self.retained = None
-        self.metadata = None
-        self.trace = None
+        self.out_vbox = None
+        self.in_shapes = None
+        self.extra = None
 
     def name(self) -> str:
         return "torch::autograd::AccumulateGrad"
@@ -236,21 +272,22 @@ RemovableHandle = _RemovableHandle
 def _topological_order(roots: list[Node]) -> list[Node]:
     """Reachable nodes, each after every node that sends it a gradient (iterative Kahn)."""
     deps: dict[Node, int] = {}
-    seen = set(roots)
     stack = list(roots)
+    for r in roots:
+        deps.setdefault(r, 0)
     while stack:
         node = stack.pop()
         for e in node.edges:
             if e is not None:
                 child = e[0]
-                if child in seen:
-                    deps[child] += 1
-                else:
+                n = deps.get(child)
+                if n is None:
                     deps[child] = 1
-                    seen.add(child)
                     stack.append(child)
+                else:
+                    deps[child] = n + 1
     order = []
-    ready = [r for r in dict.fromkeys(roots) if r not in deps]
+    ready = [r for r in dict.fromkeys(roots) if deps[r] == 0]
     while ready:
         node = ready.pop()
         order.append(node)
@@ -322,6 +359,7 @@ def run_backward(
 
     prev_mode = STATE.enabled
     STATE.enabled = create_graph
+    anomaly = STATE.anomaly
     try:
         for node in order:
             if needed is not None and node not in needed:
@@ -329,15 +367,8 @@ def run_backward(
             g = grads.pop(node, None)
             if g is None:
                 continue
-            if node.tensor_hooks is not None:
-                g = _run_tensor_hooks(node.tensor_hooks, g)
-            if node.retained is not None:
-                _retain(node, g, create_graph)
-            if node.pre_hooks is not None:
-                for hook in node.pre_hooks:
-                    res = hook((g,))
-                    if res is not None:
-                        g = res[0]
+            if node.extra is not None:
+                g = _pre_hooks(node, node.extra, g, create_graph)
             if node.__class__ is AccumulateGrad:
                 if accumulate:
                     if inputs is None or node in targets:
@@ -345,15 +376,38 @@ def run_backward(
                 else:
                     captured[node] = g
                 continue
-            if node in targets:
+            if targets and node in targets:
                 if accumulate:
-                    t = targets[node]
-                    _accumulate_into_leaf(t, g, create_graph)
+                    _accumulate_into_leaf(targets[node], g, create_graph)
                 else:
                     captured[node] = g
                 if not any(e is not None and e[0] in needed for e in node.edges):
                     continue
-            _backprop_node(node, g, grads, create_graph, retain_graph)
+            g_in = node._vjp(g, create_graph)
+            if node.extra is not None and node.extra.post_hooks:
+                for hook in node.extra.post_hooks:
+                    res = hook(tuple(g_in), (g,))
+                    if res is not None:
+                        g_in = list(res)
+            in_shapes = node.in_shapes
+            for i, e in enumerate(node.edges):
+                if e is None:
+                    continue
+                gi = g_in[i]
+                if gi is None:
+                    continue
+                if in_shapes is not None and gi._data.shape != in_shapes[i]:
+                    gi = gi.sum_to_size(in_shapes[i])
+                if anomaly:
+                    _anomaly.check_backward(node, i, gi)
+                child = e[0]
+                if child.n_outputs == 1:
+                    prev = grads.get(child)
+                    grads[child] = gi if prev is None else prev + gi
+                else:
+                    _deliver(grads, child, e[1], gi)
+            if not retain_graph:
+                node._release()
     finally:
         STATE.enabled = prev_mode
 
@@ -362,25 +416,17 @@ def run_backward(
     return [captured.get(edge_of(t)[0]) for t in inputs]  # type: ignore[union-attr]
 
 
-def _backprop_node(node: Node, g: Any, grads: dict, create_graph: bool, retain: bool) -> None:
-    g_in = node._vjp([g], create_graph)
-    if node.post_hooks is not None:
-        for hook in node.post_hooks:
-            res = hook(tuple(g_in), (g,))
+def _pre_hooks(node: Node, extra: _NodeExtra, g: Any, create_graph: bool) -> Any:
+    if extra.tensor_hooks:
+        g = _run_tensor_hooks(extra.tensor_hooks, g)
+    if extra.retained is not None:
+        _retain(node, g, create_graph)
+    if extra.pre_hooks:
+        for hook in extra.pre_hooks:
+            res = hook((g,))
             if res is not None:
-                g_in = list(res)
-    in_shapes = node.in_shapes
-    for i, e in enumerate(node.edges):
-        gi = g_in[i]
-        if e is None or gi is None:
-            continue
-        if in_shapes is not None and gi._data.shape != in_shapes[i]:
-            gi = gi.sum_to_size(in_shapes[i])
-        if STATE.anomaly:
-            _anomaly.check_backward(node, i, gi)
-        _deliver(grads, e[0], e[1], gi)
-    if not retain:
-        node._release()
+                g = res[0]
+    return g
 
 
 def _deliver(grads: dict, node: Node, idx: int, g: Any) -> None:

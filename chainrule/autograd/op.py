@@ -85,19 +85,23 @@ class Op:
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Any:
         """Run the forward on the inputs' arrays, wrap the result, and record a Node if needed."""
-        out = cls.forward(*[t._data for t in inputs], **params)
+        if len(inputs) == 1:
+            out = cls.forward(inputs[0]._data, **params)
+        else:
+            out = cls.forward(*[t._data for t in inputs], **params)
         if out.__class__ is not _ndarray:
             out = np.asarray(out)  # NumPy reductions return scalars; tensors hold arrays
-        result = _backend._tensor_class._make(out)
-        if STATE.enabled:
+        result = _backend.make_tensor(out)
+        state = STATE
+        if state.enabled:
             for t in inputs:
                 if t._requires_grad:
                     result._requires_grad = True
                     result.grad_fn = cls._node_cls(cls, inputs, params, result)
                     break
-        if STATE.fw_level >= 0:
+        if state.fw_level >= 0:
             _forward_ad.apply_jvp(cls, result, inputs, params)
-        if STATE.anomaly:
+        if state.anomaly:
             _anomaly.check_forward(cls.name, result)
         return result
 

@@ -67,6 +67,29 @@ def cast(t: Any, dtype: dtypes.dtype) -> Any:
     return ToCopy.apply(t, dtype=dtype)
 
 
+_constants: dict[tuple[Any, Any], Any] = {}
+
+
+def constant(value: Any, npdtype: Any) -> Any:
+    """A cached 0-d Tensor for a Python number: built once, shared, never differentiable.
+
+    NumPy computes ``array * 0-d array`` as fast as ``array * array`` but a Python float costs
+    twice as much, and building the wrapper costs as much again; training loops reuse a few
+    constants (``1 - out``, ``x * 0.5``), so caching them saves both. Zero and NaN are not
+    cached (-0.0 == 0.0 and nan != nan would confuse the dict).
+    """
+    key = (value, npdtype)
+    t = _constants.get(key)
+    if t is None:
+        t = _backend.make_tensor(xp.asarray(value, dtype=npdtype))
+        if value and value == value and value.__class__ is not bool:
+            if len(_constants) > 4096:
+                _constants.clear()
+            t._data.flags.writeable = False
+            _constants[key] = t
+    return t
+
+
 def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
     """Tensors of one promoted dtype for a binary op (Python scalars become 0-d tensors)."""
     T = _backend._tensor_class
@@ -76,17 +99,19 @@ def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
                 return a, b
             d = result_type(a, b)
             return cast(a, d), cast(b, d)
-        if b.__class__ is float and a._data.dtype.kind == "f":
-            return a, T._make(xp.asarray(b, dtype=a._data.dtype))
+        cls = b.__class__
+        if (cls is float or cls is int) and a._data.dtype.kind == "f":
+            return a, constant(b, a._data.dtype)
         d = result_type(a, b)
-        return cast(a, d), T._make(xp.asarray(b, dtype=d.np))
+        return cast(a, d), constant(b, d.np)
     if isinstance(b, T):
-        if a.__class__ is float and b._data.dtype.kind == "f":
-            return T._make(xp.asarray(a, dtype=b._data.dtype)), b
+        cls = a.__class__
+        if (cls is float or cls is int) and b._data.dtype.kind == "f":
+            return constant(a, b._data.dtype), b
         d = result_type(a, b)
-        return T._make(xp.asarray(a, dtype=d.np)), cast(b, d)
+        return constant(a, d.np), cast(b, d)
     d = result_type(a, b)
-    return T._make(xp.asarray(a, dtype=d.np)), T._make(xp.asarray(b, dtype=d.np))
+    return constant(a, d.np), constant(b, d.np)
 
 
 def float_input(x: Any) -> Any:

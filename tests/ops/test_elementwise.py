@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainrule
+from chainrule.ops.elementwise import ReluBackward, SigmoidBackward, TanhBackward
 from chainrule.testing import OpSpec, assert_close, check_against_torch, check_gradients
 
 BROADCAST = [(3, 4), (4,)]
@@ -81,6 +82,16 @@ SPECS = [
     OpSpec("sigmoid", lambda x: x.sigmoid(), lambda x: x.sigmoid(), low=-6, high=6),
     OpSpec("relu", lambda x: x.relu(), lambda x: x.relu(),
            make_inputs=lambda r: [r.choice([-1.0, 1.0], (3, 4)) * r.uniform(0.1, 2, (3, 4))]),
+    OpSpec("tanh_backward", lambda g, y: TanhBackward.apply(g, y),
+           lambda g, y: torch.ops.aten.tanh_backward(g, y), shapes=[(3, 4), (3, 4)],
+           low=-0.9, high=0.9),
+    OpSpec("sigmoid_backward", lambda g, y: SigmoidBackward.apply(g, y),
+           lambda g, y: torch.ops.aten.sigmoid_backward(g, y), shapes=[(3, 4), (3, 4)],
+           low=0.1, high=0.9),
+    OpSpec("relu_backward", lambda g, y: ReluBackward.apply(g, y),
+           lambda g, y: torch.ops.aten.threshold_backward(g, y, 0.0),
+           make_inputs=lambda r: [r.uniform(-1, 1, (3, 4)),
+                                  r.choice([-1.0, 1.0], (3, 4)) * r.uniform(0.1, 2, (3, 4))]),
     OpSpec("softplus", lambda x: chainrule.softplus(x, beta=2.0, threshold=3.0),
            lambda x: torch.nn.functional.softplus(x, beta=2.0, threshold=3.0),
            make_inputs=lambda r: [np.array([-3.0, -0.5, 0.3, 1.2, 2.5])]),
