@@ -84,6 +84,18 @@ def _extra_property(name: str) -> property:
 _FREED = ["freed"]  # sentinel stored in Node.versions once saved values are released
 
 
+class _Zeros:
+    """Node.versions when every saved input was at version 0 (the common case): indexes as 0."""
+
+    __slots__ = ()
+
+    def __getitem__(self, i: int) -> int:
+        return 0
+
+
+_UNMODIFIED = _Zeros()
+
+
 class Node:
     """One recorded operation in the backward graph (``y.grad_fn``).
 
@@ -102,7 +114,11 @@ class Node:
     def __init__(self, op: Any, inputs: Sequence[Any], params: dict, result: Any) -> None:
         self.op = op
         self.params = params
+        flags = op._flags
+        # One pass over the inputs, no comprehensions: this runs for every recorded op.
         edges = []
+        shapes = [] if flags & 4 else None
+        modified = False
         for t in inputs:
             fn = t.grad_fn
             if fn is not None:
@@ -111,20 +127,24 @@ class Node:
                 edges.append((grad_accumulator(t), 0))
             else:
                 edges.append(None)
+            if t._vbox[0]:
+                modified = True
+            if shapes is not None:
+                shapes.append(t._data.shape)
         self.edges = edges
-        if op.needs_inputs:
+        self.in_shapes = shapes
+        if flags & 1:  # needs_inputs: keep them, with their versions to detect in-place edits
             self.inputs = inputs
-            self.versions = [t._vbox[0] for t in inputs]
+            self.versions = [t._vbox[0] for t in inputs] if modified else _UNMODIFIED
         else:
             self.inputs = None
             self.versions = None
-        if op.needs_output:
+        if flags & 2:  # needs_output
             self.out = result._data
             self.out_vbox = result._vbox
         else:
             self.out = None
             self.out_vbox = None
-        self.in_shapes = [t._data.shape for t in inputs] if op.broadcasts else None
         self.extra = None
         if STATE.anomaly:
             self.trace = _anomaly.creation_trace()
@@ -206,7 +226,7 @@ class Node:
                 f"trying to differentiate twice a function that was marked with "
                 f"@once_differentiable: {self.name()} computes its vjp on raw arrays, so it "
                 f"supports first derivatives only")
-        if self.versions is None and self.out is None:
+        if self.inputs is None and self.out is None and self.versions is not _FREED:
             return self.op.vjp(g, None, *((None,) * len(self.edges)), **self.params)
         out_t, inputs = self._saved(create_graph)
         return self.op.vjp(g, out_t, *inputs, **self.params)
@@ -269,8 +289,8 @@ class _RemovableHandle:
 RemovableHandle = _RemovableHandle
 
 
-def _topological_order(roots: list[Node]) -> list[Node]:
-    """Reachable nodes, each after every node that sends it a gradient (iterative Kahn)."""
+def _dependencies(roots: list[Node]) -> dict[Node, int]:
+    """For each reachable node, how many edges point at it (iterative DFS, no recursion)."""
     deps: dict[Node, int] = {}
     stack = list(roots)
     for r in roots:
@@ -286,6 +306,12 @@ def _topological_order(roots: list[Node]) -> list[Node]:
                     stack.append(child)
                 else:
                     deps[child] = n + 1
+    return deps
+
+
+def _topological_order(roots: list[Node], deps: dict[Node, int] | None = None) -> list[Node]:
+    """Reachable nodes, each after every node that sends it a gradient (Kahn's algorithm)."""
+    deps = dict(deps) if deps is not None else _dependencies(roots)
     order = []
     ready = [r for r in dict.fromkeys(roots) if deps[r] == 0]
     while ready:
@@ -343,70 +369,60 @@ def run_backward(
         root_nodes.append(node)
         _deliver(grads, node, idx, g)
 
-    order = _topological_order(root_nodes)
+    deps = _dependencies(root_nodes)
 
     targets: dict[Node, Any] = {}
+    needed = None
     if inputs is not None:
         for t in inputs:
             e = edge_of(t)
             if e is None:
                 raise RuntimeError("One of the differentiated Tensors does not require grad")
             targets[e[0]] = t
-        needed = _needed(order, set(targets))
-    else:
-        needed = None
+        needed = _needed(_topological_order(root_nodes, deps), set(targets))
     captured: dict[Node, Any] = {}
 
     prev_mode = STATE.enabled
     STATE.enabled = create_graph
     anomaly = STATE.anomaly
+    # Kahn's algorithm, executed as it goes: a node runs once every edge into it has delivered.
+    ready = [r for r in dict.fromkeys(root_nodes) if deps[r] == 0]
+    special = bool(targets)
     try:
-        for node in order:
-            if needed is not None and node not in needed:
-                continue
+        while ready:
+            node = ready.pop()
             g = grads.pop(node, None)
-            if g is None:
-                continue
-            if node.extra is not None:
-                g = _pre_hooks(node, node.extra, g, create_graph)
-            if node.__class__ is AccumulateGrad:
-                if accumulate:
-                    if inputs is None or node in targets:
-                        _accumulate_into_leaf(node.variable, g, create_graph)
+            g_in = None
+            if g is not None and (needed is None or node in needed):
+                if special or node.extra is not None or node.__class__ is AccumulateGrad:
+                    g_in = _run_special(node, g, targets, captured, accumulate,
+                                        inputs is None, needed, create_graph)
                 else:
-                    captured[node] = g
-                continue
-            if targets and node in targets:
-                if accumulate:
-                    _accumulate_into_leaf(targets[node], g, create_graph)
-                else:
-                    captured[node] = g
-                if not any(e is not None and e[0] in needed for e in node.edges):
-                    continue
-            g_in = node._vjp(g, create_graph)
-            if node.extra is not None and node.extra.post_hooks:
-                for hook in node.extra.post_hooks:
-                    res = hook(tuple(g_in), (g,))
-                    if res is not None:
-                        g_in = list(res)
+                    g_in = node._vjp(g, create_graph)
             in_shapes = node.in_shapes
-            for i, e in enumerate(node.edges):
+            i = -1
+            for e in node.edges:
+                i += 1
                 if e is None:
                     continue
-                gi = g_in[i]
-                if gi is None:
-                    continue
-                if in_shapes is not None and gi._data.shape != in_shapes[i]:
-                    gi = gi.sum_to_size(in_shapes[i])
-                if anomaly:
-                    _anomaly.check_backward(node, i, gi)
                 child = e[0]
-                if child.n_outputs == 1:
-                    prev = grads.get(child)
-                    grads[child] = gi if prev is None else prev + gi
-                else:
-                    _deliver(grads, child, e[1], gi)
-            if not retain_graph:
+                if g_in is not None:
+                    gi = g_in[i]
+                    if gi is not None:
+                        if in_shapes is not None and gi._data.shape != in_shapes[i]:
+                            gi = gi.sum_to_size(in_shapes[i])
+                        if anomaly:
+                            _anomaly.check_backward(node, i, gi)
+                        if child.n_outputs == 1:
+                            prev = grads.get(child)
+                            grads[child] = gi if prev is None else prev + gi
+                        else:
+                            _deliver(grads, child, e[1], gi)
+                n = deps[child] - 1
+                deps[child] = n
+                if n == 0:
+                    ready.append(child)
+            if g_in is not None and not retain_graph:
                 node._release()
     finally:
         STATE.enabled = prev_mode
@@ -414,6 +430,37 @@ def run_backward(
     if accumulate:
         return None
     return [captured.get(edge_of(t)[0]) for t in inputs]  # type: ignore[union-attr]
+
+
+def _run_special(node: Node, g: Any, targets: dict, captured: dict, accumulate: bool,
+                 all_leaves: bool, needed: set | None, create_graph: bool) -> Any:
+    """The uncommon cases of a node's turn: hooks, leaves, targets of ``grad``/``inputs=``.
+
+    Returns the input cotangents to deliver, or None when the node stops the sweep.
+    """
+    if node.extra is not None:
+        g = _pre_hooks(node, node.extra, g, create_graph)
+    if node.__class__ is AccumulateGrad:
+        if accumulate:
+            if all_leaves or node in targets:
+                _accumulate_into_leaf(node.variable, g, create_graph)
+        else:
+            captured[node] = g
+        return None
+    if node in targets:
+        if accumulate:
+            _accumulate_into_leaf(targets[node], g, create_graph)
+        else:
+            captured[node] = g
+        if not any(e is not None and e[0] in needed for e in node.edges):  # type: ignore
+            return None
+    g_in = node._vjp(g, create_graph)
+    if node.extra is not None and node.extra.post_hooks:
+        for hook in node.extra.post_hooks:
+            res = hook(tuple(g_in), (g,))
+            if res is not None:
+                g_in = list(res)
+    return g_in
 
 
 def _pre_hooks(node: Node, extra: _NodeExtra, g: Any, create_graph: bool) -> Any:

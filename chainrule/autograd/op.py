@@ -56,6 +56,7 @@ class Op:
     broadcasts: ClassVar[bool] = False
     once_differentiable: ClassVar[bool] = False
     _node_cls: ClassVar[type[Node]]
+    _flags: ClassVar[int]
 
     def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -65,6 +66,8 @@ class Op:
             cls.backward_name = f"{cls.__name__}Backward0"
         # A Node subclass per op, so type(y.grad_fn).__name__ is 'MulBackward0' as in torch.
         cls._node_cls = type(cls.backward_name, (Node,), {"__slots__": ()})
+        # The three flags packed in one int: Node.__init__ reads a single class attribute.
+        cls._flags = cls.needs_inputs | (cls.needs_output << 1) | (cls.broadcasts << 2)
         if register:
             if cls.name in OPS and OPS[cls.name] is not cls:
                 raise RuntimeError(f"two primitives registered as {cls.name!r}")
@@ -85,8 +88,12 @@ class Op:
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Any:
         """Run the forward on the inputs' arrays, wrap the result, and record a Node if needed."""
-        if len(inputs) == 1:
+        # Unrolled for one and two inputs: building an argument list costs as much as the op.
+        n = len(inputs)
+        if n == 1:
             out = cls.forward(inputs[0]._data, **params)
+        elif n == 2:
+            out = cls.forward(inputs[0]._data, inputs[1]._data, **params)
         else:
             out = cls.forward(*[t._data for t in inputs], **params)
         if out.__class__ is not _ndarray:

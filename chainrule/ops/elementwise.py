@@ -851,7 +851,8 @@ def add(input: Any, other: Any, *, alpha: Any = 1, out: Any = None) -> Any:
     x, y = binary_operands(input, other)
     if alpha != 1:
         y = mul(y, alpha)
-    return _out(Add.apply(x, y), out)
+    result = Add.apply(x, y)
+    return result if out is None else _out(result, out)
 
 
 def sub(input: Any, other: Any, *, alpha: Any = 1, out: Any = None) -> Any:
@@ -868,7 +869,8 @@ def sub(input: Any, other: Any, *, alpha: Any = 1, out: Any = None) -> Any:
                            "supported. Use the `^` or `logical_xor()` operator instead.")
     if alpha != 1:
         y = mul(y, alpha)
-    return _out(Sub.apply(x, y), out)
+    result = Sub.apply(x, y)
+    return result if out is None else _out(result, out)
 
 
 subtract = sub
@@ -883,7 +885,8 @@ def mul(input: Any, other: Any, *, out: Any = None) -> Any:
         tensor([2.5000, 5.0000])
     """
     x, y = binary_operands(input, other)
-    return _out(Mul.apply(x, y), out)
+    result = Mul.apply(x, y)
+    return result if out is None else _out(result, out)
 
 
 multiply = mul
@@ -904,7 +907,8 @@ def div(input: Any, other: Any, *, rounding_mode: str | None = None, out: Any = 
         if x._data.dtype.kind != "f":
             d = dtypes.get_default_dtype()
             x, y = cast(x, d), cast(y, d)
-        return _out(Div.apply(x, y), out)
+        result = Div.apply(x, y)
+        return result if out is None else _out(result, out)
     if rounding_mode == "trunc":
         if x._data.dtype.kind == "f":
             return _out(trunc(Div.apply(x, y)), out)
