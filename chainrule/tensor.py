@@ -22,6 +22,8 @@ from chainrule.autograd.graph import RemovableHandle, grad_accumulator, run_back
 __all__ = ["Tensor", "Size"]
 
 _ndarray = np.ndarray
+_new = object.__new__
+_INFERENCE = {"inference": True}  # shared _extra of tensors made under inference_mode
 
 
 class Size(tuple):
@@ -60,7 +62,7 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_out_idx", "_vbox", "_fw_grad",
-                 "_accum", "_hooks", "_post_acc_hooks", "_base", "_inference", "__weakref__")
+                 "_accum", "_base", "_extra", "__weakref__")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         dtype = dtypes.to_dtype(kwargs.pop("dtype", None))
@@ -78,7 +80,7 @@ class Tensor:
     @classmethod
     def _make(cls, data: np.ndarray, requires_grad: bool = False) -> Tensor:
         """Wrap an array without copying (internal fast constructor)."""
-        t = object.__new__(cls)
+        t = _new(cls)
         t._data = data
         t._requires_grad = requires_grad
         t.grad = None
@@ -87,11 +89,24 @@ class Tensor:
         t._vbox = [0]
         t._fw_grad = None
         t._accum = None
-        t._hooks = None
-        t._post_acc_hooks = None
         t._base = None
-        t._inference = STATE.inference
+        # Rarely used state (hooks, inference flag) lives in one optional dict, off the hot path.
+        t._extra = _INFERENCE if STATE.inference else None
         return t
+
+    def _extras(self) -> dict:
+        """The per-tensor dict of rarely used state, created on first use."""
+        if self._extra is None or self._extra is _INFERENCE:
+            self._extra = {"inference": self._extra is _INFERENCE}
+        return self._extra
+
+    @property
+    def _hooks(self) -> list | None:
+        return self._extra.get("hooks") if self._extra else None
+
+    @property
+    def _post_acc_hooks(self) -> list | None:
+        return self._extra.get("post_acc_hooks") if self._extra else None
 
     # -- basic attributes -----------------------------------------------------------------------
     @property
@@ -191,7 +206,7 @@ class Tensor:
 
     def is_inference(self) -> bool:
         """Whether the tensor was created inside :class:`chainrule.inference_mode`."""
-        return self._inference
+        return bool(self._extra) and bool(self._extra.get("inference"))
 
     def stride(self, dim: int | None = None) -> Any:
         """Strides in elements, as torch (NumPy's byte strides divided by the item size)."""
@@ -355,9 +370,7 @@ class Tensor:
         if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is None:
-            if self._hooks is None:
-                self._hooks = []
-            hooks = self._hooks
+            hooks = self._extras().setdefault("hooks", [])
         else:
             node = self.grad_fn
             if node.tensor_hooks is None:
@@ -371,10 +384,9 @@ class Tensor:
         if self.grad_fn is not None:
             raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
                                "tensors")
-        if self._post_acc_hooks is None:
-            self._post_acc_hooks = []
-        self._post_acc_hooks.append(hook)
-        return RemovableHandle(self._post_acc_hooks, hook)
+        hooks = self._extras().setdefault("post_acc_hooks", [])
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
 
     def retain_grad(self) -> None:
         """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
@@ -461,10 +473,8 @@ def _init(t: Tensor, arr: np.ndarray, requires_grad: bool) -> None:
     t._vbox = [0]
     t._fw_grad = None
     t._accum = None
-    t._hooks = None
-    t._post_acc_hooks = None
     t._base = None
-    t._inference = STATE.inference
+    t._extra = _INFERENCE if STATE.inference else None
 
 
 def _can_cast(src: np.dtype, dst: np.dtype) -> bool:

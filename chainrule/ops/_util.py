@@ -117,7 +117,10 @@ def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
 def float_input(x: Any) -> Any:
     """``x`` as a floating Tensor: integer and bool inputs go to the default float dtype, as
     torch does for exp, log, sin, sqrt and the other transcendental ops."""
-    if not is_tensor(x):
+    if isinstance(x, _backend._tensor_class):
+        if x._data.dtype.kind == "f":
+            return x
+    else:
         x = to_tensor(x)
     if x._data.dtype.kind != "f":
         return cast(x, dtypes.get_default_dtype())
