@@ -36,4 +36,6 @@ for _module in (_elementwise, _reduce, _movement, _indexing, _linalg, _nn_ops):
     attach_methods(_module)
 del _module
 
+from chainrule import toy, viz  # noqa: E402  (layers built on everything above)
+
 __version__ = "0.1.0"

@@ -17,7 +17,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _State:
-    __slots__ = ("enabled", "inference", "fw_level", "anomaly", "anomaly_check_nan")
+    __slots__ = ("enabled", "inference", "fw_level", "anomaly", "anomaly_check_nan", "record")
 
     def __init__(self) -> None:
         self.enabled = True
@@ -25,6 +25,7 @@ class _State:
         self.fw_level = -1  # current forward-AD dual level; -1 when none is open
         self.anomaly = False
         self.anomaly_check_nan = True
+        self.record = False  # nodes keep their output values (chainrule.viz.record)
 
 
 STATE = _State()

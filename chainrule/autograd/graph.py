@@ -57,7 +57,8 @@ def grad_accumulator(t: Any) -> AccumulateGrad:
 class _NodeExtra:
     """Rarely used per-node state, kept off the hot path: hooks, retain_grad, anomaly trace."""
 
-    __slots__ = ("pre_hooks", "post_hooks", "tensor_hooks", "retained", "trace", "metadata")
+    __slots__ = ("pre_hooks", "post_hooks", "tensor_hooks", "retained", "trace", "metadata",
+                 "value", "grad")
 
     def __init__(self) -> None:
         self.pre_hooks: list | None = None
@@ -66,6 +67,8 @@ class _NodeExtra:
         self.retained: Any = None
         self.trace: str | None = None
         self.metadata: dict = {}
+        self.value: Any = None  # the output array, kept only under STATE.record (viz)
+        self.grad: Any = None  # the gradient that reached the node, kept only when recording
 
 
 def _extra_property(name: str) -> property:
@@ -108,7 +111,7 @@ class Node:
     """
 
     __slots__ = ("op", "params", "inputs", "versions", "out", "out_vbox", "edges", "in_shapes",
-                 "extra", "__weakref__")
+                 "meta", "extra", "__weakref__")
     n_outputs = 1
 
     def __init__(self, op: Any, inputs: Sequence[Any], params: dict, result: Any) -> None:
@@ -145,15 +148,21 @@ class Node:
         else:
             self.out = None
             self.out_vbox = None
+        out = result._data
+        self.meta = (out.shape, out.dtype)  # the output's shape and dtype, for drawings
         self.extra = None
         if STATE.anomaly:
             self.trace = _anomaly.creation_trace()
+        if STATE.record:
+            self.value = out
 
     pre_hooks = _extra_property("pre_hooks")
     post_hooks = _extra_property("post_hooks")
     tensor_hooks = _extra_property("tensor_hooks")
     retained = _extra_property("retained")
     trace = _extra_property("trace")
+    value = _extra_property("value")
+    grad = _extra_property("grad")
 
     @property
     def metadata(self) -> dict:
@@ -263,6 +272,7 @@ class AccumulateGrad(Node):
         self.out = None
         self.out_vbox = None
         self.in_shapes = None
+        self.meta = (variable._data.shape, variable._data.dtype)
         self.extra = None
 
     def name(self) -> str:
@@ -352,11 +362,14 @@ def run_backward(
     create_graph: bool,
     inputs: Sequence[Any] | None = None,
     accumulate: bool = True,
+    observer: Callable[[Node, Any, Any], None] | None = None,
 ) -> list[Any] | None:
     """Backpropagate ``grad_roots`` from ``roots``.
 
     With ``accumulate``, leaf gradients add into ``.grad`` (only for ``inputs`` when given).
     Without it (``autograd.grad``), the gradients reaching ``inputs`` are returned instead.
+    ``observer(node, grad_output, grad_inputs)`` is called at each node's turn, in execution
+    order (``grad_inputs`` is None at leaves): ``viz.trace_backward`` records with it.
     """
     grads: dict[Node, Any] = {}
     root_nodes = []
@@ -387,7 +400,7 @@ def run_backward(
     anomaly = STATE.anomaly
     # Kahn's algorithm, executed as it goes: a node runs once every edge into it has delivered.
     ready = [r for r in dict.fromkeys(root_nodes) if deps[r] == 0]
-    special = bool(targets)
+    special = bool(targets) or observer is not None
     try:
         while ready:
             node = ready.pop()
@@ -396,7 +409,7 @@ def run_backward(
             if g is not None and (needed is None or node in needed):
                 if special or node.extra is not None or node.__class__ is AccumulateGrad:
                     g_in = _run_special(node, g, targets, captured, accumulate,
-                                        inputs is None, needed, create_graph)
+                                        inputs is None, needed, create_graph, observer)
                 else:
                     g_in = node._vjp(g, create_graph)
             in_shapes = node.in_shapes
@@ -433,13 +446,19 @@ def run_backward(
 
 
 def _run_special(node: Node, g: Any, targets: dict, captured: dict, accumulate: bool,
-                 all_leaves: bool, needed: set | None, create_graph: bool) -> Any:
-    """The uncommon cases of a node's turn: hooks, leaves, targets of ``grad``/``inputs=``.
+                 all_leaves: bool, needed: set | None, create_graph: bool,
+                 observer: Callable | None = None) -> Any:
+    """The uncommon cases of a node's turn: hooks, leaves, targets of ``grad``/``inputs=``,
+    recording for drawings and traces.
 
     Returns the input cotangents to deliver, or None when the node stops the sweep.
     """
     if node.extra is not None:
         g = _pre_hooks(node, node.extra, g, create_graph)
+        if node.extra.value is not None:
+            node.extra.grad = g
+    if observer is not None and node.__class__ is AccumulateGrad:
+        observer(node, g, None)
     if node.__class__ is AccumulateGrad:
         if accumulate:
             if all_leaves or node in targets:
@@ -460,6 +479,8 @@ def _run_special(node: Node, g: Any, targets: dict, captured: dict, accumulate: 
             res = hook(tuple(g_in), (g,))
             if res is not None:
                 g_in = list(res)
+    if observer is not None:
+        observer(node, g, g_in)
     return g_in
 
 

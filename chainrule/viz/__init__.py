@@ -1,0 +1,14 @@
+"""``chainrule.viz``: see backpropagation — graph drawings, backward traces, gradient statistics.
+
+- :func:`draw_graph` turns any computation's backward graph into Graphviz DOT (SVG/PNG via
+  ``dot`` when installed); :func:`record` keeps intermediate values for the drawing.
+- :func:`trace_backward` runs backward and records every step of the chain rule.
+"""
+
+from __future__ import annotations
+
+from chainrule.viz._graph import Graph, GraphvizNotFound, draw_graph, record
+from chainrule.viz._trace import BackwardTrace, trace_backward
+
+__all__ = ["draw_graph", "Graph", "GraphvizNotFound", "record", "trace_backward",
+           "BackwardTrace"]
