@@ -37,5 +37,6 @@ for _module in (_elementwise, _reduce, _movement, _indexing, _linalg, _nn_ops):
 del _module
 
 from chainrule import toy, viz  # noqa: E402  (layers built on everything above)
+from chainrule.viz import summary  # noqa: E402
 
 __version__ = "0.1.0"
