@@ -401,6 +401,7 @@ def run_backward(
     # Kahn's algorithm, executed as it goes: a node runs once every edge into it has delivered.
     ready = [r for r in dict.fromkeys(root_nodes) if deps[r] == 0]
     special = bool(targets) or observer is not None
+    make = _backend.make_tensor
     try:
         while ready:
             node = ready.pop()
@@ -412,30 +413,39 @@ def run_backward(
                                         inputs is None, needed, create_graph, observer)
                 else:
                     g_in = node._vjp(g, create_graph)
-            in_shapes = node.in_shapes
-            i = -1
-            for e in node.edges:
-                i += 1
+            if g_in is None:  # nothing to deliver: only release the inputs' dependencies
+                for e in node.edges:
+                    if e is not None:
+                        child = e[0]
+                        n = deps[child] - 1
+                        deps[child] = n
+                        if n == 0:
+                            ready.append(child)
+                continue
+            if node.in_shapes is not None:
+                g_in = _unbroadcast(node, g_in)
+            if anomaly:
+                _check_anomaly(node, g_in)
+            for e, gi in zip(node.edges, g_in):
                 if e is None:
                     continue
                 child = e[0]
-                if g_in is not None:
-                    gi = g_in[i]
-                    if gi is not None:
-                        if in_shapes is not None and gi._data.shape != in_shapes[i]:
-                            gi = gi.sum_to_size(in_shapes[i])
-                        if anomaly:
-                            _anomaly.check_backward(node, i, gi)
-                        if child.n_outputs == 1:
-                            prev = grads.get(child)
-                            grads[child] = gi if prev is None else prev + gi
-                        else:
-                            _deliver(grads, child, e[1], gi)
+                if gi is not None:
+                    if child.n_outputs != 1:
+                        _deliver(grads, child, e[1], gi)
+                    else:
+                        prev = grads.get(child)
+                        if prev is None:
+                            grads[child] = gi
+                        elif create_graph:
+                            grads[child] = prev + gi
+                        else:  # summing paths needs no graph: add the arrays directly
+                            grads[child] = make(prev._data + gi._data)
                 n = deps[child] - 1
                 deps[child] = n
                 if n == 0:
                     ready.append(child)
-            if g_in is not None and not retain_graph:
+            if not retain_graph:
                 node._release()
     finally:
         STATE.enabled = prev_mode
@@ -482,6 +492,22 @@ def _run_special(node: Node, g: Any, targets: dict, captured: dict, accumulate: 
     if observer is not None:
         observer(node, g, g_in)
     return g_in
+
+
+def _unbroadcast(node: Node, g_in: Any) -> list[Any]:
+    """Sum each cotangent back to its input's shape (the adjoint of broadcasting)."""
+    out = []
+    for gi, shape in zip(g_in, node.in_shapes):  # type: ignore[arg-type]
+        if gi is not None and gi._data.shape != shape:
+            gi = gi.sum_to_size(shape)
+        out.append(gi)
+    return out
+
+
+def _check_anomaly(node: Node, g_in: Any) -> None:
+    for i, (e, gi) in enumerate(zip(node.edges, g_in)):
+        if e is not None and gi is not None:
+            _anomaly.check_backward(node, i, gi)
 
 
 def _pre_hooks(node: Node, extra: _NodeExtra, g: Any, create_graph: bool) -> Any:
