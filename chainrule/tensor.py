@@ -9,7 +9,8 @@ attaches in ``TENSOR_METHODS``); what lives here is state, conversion and autogr
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from chainrule import _backend
 from chainrule._backend import dtypes
 from chainrule._tensor_str import tensor_repr
 from chainrule.autograd.grad_mode import STATE
-from chainrule.autograd.graph import RemovableHandle, grad_accumulator, run_backward
+from chainrule.autograd.graph import RemovableHandle
 
 __all__ = ["Tensor", "Size"]
 
@@ -61,6 +62,9 @@ class Tensor:
         tensor([2., 4., 6.])
     """
 
+    # NumPy must not treat a Tensor as an array in binary ops (np_array @ t would return an
+    # ndarray): with __array_ufunc__ = None it returns NotImplemented and Python calls ours.
+    __array_ufunc__ = None
     __slots__ = ("_data", "_requires_grad", "grad", "grad_fn", "_out_idx", "_vbox", "_fw_grad",
                  "_accum", "_base", "_extra", "__weakref__")
 
@@ -293,7 +297,7 @@ class Tensor:
     def __bool__(self) -> bool:
         if self._data.size != 1:
             raise RuntimeError(
-                f"Boolean value of Tensor with more than one value is ambiguous")
+                "Boolean value of Tensor with more than one value is ambiguous")
         return bool(self._data.reshape(()))
 
     def __float__(self) -> float:
@@ -409,8 +413,9 @@ class Tensor:
         sd = self._data
         if rd.dtype != sd.dtype and not _can_cast(rd.dtype, sd.dtype):
             raise RuntimeError(
-                f"result type {dtypes._FROM_NP[rd.dtype].name.capitalize()} can't be cast to "
-                f"the desired output type {dtypes._FROM_NP[sd.dtype].name.capitalize()}")
+                f"result type {dtypes.scalar_type_name(dtypes._FROM_NP[rd.dtype])} can't be "
+                f"cast to the desired output type "
+                f"{dtypes.scalar_type_name(dtypes._FROM_NP[sd.dtype])}")
         if rd.shape != sd.shape:
             if np.broadcast_shapes(rd.shape, sd.shape) != sd.shape:
                 raise RuntimeError(
@@ -421,10 +426,12 @@ class Tensor:
                 raise RuntimeError("a leaf Variable that requires grad is being used in an "
                                    "in-place operation.")
             if self._base is not None:
-                raise RuntimeError(
-                    "chainrule does not record in-place operations on views of tensors that "
-                    "require grad (torch rewrites the base's history; we do not yet). Use the "
-                    "out-of-place op, or index-assign into the base tensor.")
+                # Writing through a view changes its base: record that on the base's history.
+                from chainrule.ops.views import rebase_view
+
+                rebase_view(self, result)
+                self._vbox[0] += 1
+                return self
             if rd.shape != sd.shape or rd.dtype != sd.dtype:
                 result = result.expand(sd.shape).to(self.dtype)
                 rd = result._data

@@ -187,3 +187,13 @@ def scalar_dtype(value: object) -> dtype:
     if isinstance(value, np.bool_):
         return bool_
     raise TypeError(f"unsupported scalar type {type(value).__name__}")
+
+
+_SCALAR_TYPE_NAMES = {"bool": "Bool", "uint8": "Byte", "int8": "Char", "int16": "Short",
+                      "int32": "Int", "int64": "Long", "float16": "Half", "float32": "Float",
+                      "float64": "Double"}
+
+
+def scalar_type_name(d: dtype) -> str:
+    """torch's ScalarType name, as its error messages print it (``Float``, ``Long``)."""
+    return _SCALAR_TYPE_NAMES[d.name]

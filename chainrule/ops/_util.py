@@ -6,7 +6,8 @@ dtype) and only fall back to full promotion when dtypes differ or Python scalars
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

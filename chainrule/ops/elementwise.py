@@ -15,8 +15,15 @@ import numpy as np
 from chainrule import _backend
 from chainrule._backend import dtypes
 from chainrule.autograd.op import Op
-from chainrule.ops._util import (binary_operands, cast, float_input, inplace_method, is_tensor,
-                                 result_type, to_tensor)
+from chainrule.ops._util import (
+    binary_operands,
+    cast,
+    float_input,
+    inplace_method,
+    is_tensor,
+    result_type,
+    to_tensor,
+)
 
 xp = _backend.xp
 
@@ -609,7 +616,8 @@ class ReluBackward(Op):
 
 
 class Softplus(Op):
-    """out = log(1 + exp(beta x)) / beta (x where beta x > threshold);  d out = sigmoid(beta x) dx."""
+    """out = log(1 + exp(beta x)) / beta (x where beta x > threshold);
+    d out = sigmoid(beta x) dx."""
 
     @staticmethod
     def forward(x, *, beta=1.0, threshold=20.0):

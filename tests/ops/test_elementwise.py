@@ -311,9 +311,9 @@ def test_inplace_cast_error_matches_torch() -> None:
 def test_bool_sub_and_neg_raise() -> None:
     b = chainrule.tensor([True, False])
     with pytest.raises(RuntimeError):
-        b - b
+        _ = b - b
     with pytest.raises(RuntimeError):
-        -b
+        _ = -b
 
 
 def test_comparisons_and_logical_ops() -> None:
