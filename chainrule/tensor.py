@@ -18,7 +18,7 @@ from chainrule import _backend
 from chainrule._backend import dtypes
 from chainrule._tensor_str import tensor_repr
 from chainrule.autograd.grad_mode import STATE
-from chainrule.autograd.graph import RemovableHandle
+from chainrule.autograd.graph import ZERO_VERSION, RemovableHandle
 
 __all__ = ["Tensor", "Size"]
 
@@ -90,7 +90,7 @@ class Tensor:
         t.grad = None
         t.grad_fn = None
         t._out_idx = 0
-        t._vbox = [0]
+        t._vbox = ZERO_VERSION
         t._fw_grad = None
         t._accum = None
         t._base = None
@@ -138,7 +138,7 @@ class Tensor:
         torch's meaning.
         """
         t = Tensor._make(self._data)
-        t._vbox = self._vbox
+        t._vbox = self._shared_vbox()
         return t
 
     @data.setter
@@ -261,7 +261,7 @@ class Tensor:
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph."""
         t = Tensor._make(self._data)
-        t._vbox = self._vbox
+        t._vbox = self._shared_vbox()
         return t
 
     def detach_(self) -> Tensor:
@@ -401,7 +401,19 @@ class Tensor:
 
     # -- in-place machinery -------------------------------------------------------------------
     def _bump(self) -> None:
-        self._vbox[0] += 1
+        """Count one in-place change (shared with every view of the same memory)."""
+        box = self._vbox
+        if box is ZERO_VERSION:
+            self._vbox = [1]
+        else:
+            box[0] += 1
+
+    def _shared_vbox(self) -> list:
+        """This tensor's version counter as a list that views and aliases can share."""
+        box = self._vbox
+        if box is ZERO_VERSION:
+            box = self._vbox = [0]
+        return box
 
     def _inplace(self, result: Tensor) -> Tensor:
         """Make ``self`` hold ``result`` (computed out of place): the shared in-place path.
@@ -430,7 +442,7 @@ class Tensor:
                 from chainrule.ops.views import rebase_view
 
                 rebase_view(self, result)
-                self._vbox[0] += 1
+                self._bump()
                 return self
             if rd.shape != sd.shape or rd.dtype != sd.dtype:
                 result = result.expand(sd.shape).to(self.dtype)
@@ -446,7 +458,7 @@ class Tensor:
             np.copyto(sd, rd, casting="unsafe")
         if result._fw_grad is not None or self._fw_grad is not None:
             self._fw_grad = result._fw_grad
-        self._vbox[0] += 1
+        self._bump()
         return self
 
     def _inplace_recording(self, *others: Any) -> bool:
@@ -477,7 +489,7 @@ def _init(t: Tensor, arr: np.ndarray, requires_grad: bool) -> None:
     t.grad = None
     t.grad_fn = None
     t._out_idx = 0
-    t._vbox = [0]
+    t._vbox = ZERO_VERSION
     t._fw_grad = None
     t._accum = None
     t._base = None

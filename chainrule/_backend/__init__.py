@@ -69,6 +69,21 @@ def check_device(d: Any) -> device:
     return CPU
 
 
+_SCALARS: dict[tuple[Any, Any], np.ndarray] = {}
+
+
+def scalar(value: float, dtype: Any) -> np.ndarray:
+    """A cached read-only 0-d array: NumPy takes twice as long for ``a * 2`` as for
+    ``a * scalar(2, a.dtype)`` on small arrays (converting the Python number each call)."""
+    key = (value, dtype)
+    arr = _SCALARS.get(key)
+    if arr is None:
+        arr = np.asarray(value, dtype=dtype)
+        arr.flags.writeable = False
+        _SCALARS[key] = arr
+    return arr
+
+
 def sum_to(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum a broadcast array ``g`` back down to ``shape`` (the adjoint of broadcasting)."""
     if g.shape == shape:

@@ -85,6 +85,9 @@ def _extra_property(name: str) -> property:
 
 
 _FREED = ["freed"]  # sentinel stored in Node.versions once saved values are released
+# The version counter of every tensor never modified in place: shared and immutable, so tensors
+# cost one list fewer; the first in-place change (Tensor._bump) gives the tensor a list of its own.
+ZERO_VERSION = (0,)
 
 
 class _Zeros:
@@ -110,8 +113,11 @@ class Node:
         ('SumBackward0', 'MulBackward0')
     """
 
-    __slots__ = ("op", "params", "inputs", "versions", "out", "out_vbox", "edges", "in_shapes",
-                 "meta", "extra", "__weakref__")
+    # `next` holds the node each input's gradient goes to (None where none does); `next_idx` the
+    # output index at that node, None when all are 0 (single-output producers, nearly always).
+    # Few objects per node on purpose: the Python GC's cost grows with every one kept alive.
+    __slots__ = ("op", "params", "inputs", "versions", "out", "out_vbox", "next", "next_idx",
+                 "in_shapes", "extra", "__weakref__")
     n_outputs = 1
 
     def __init__(self, op: Any, inputs: Sequence[Any], params: dict, result: Any) -> None:
@@ -119,42 +125,65 @@ class Node:
         self.params = params
         flags = op._flags
         # One pass over the inputs, no comprehensions: this runs for every recorded op.
-        edges = []
-        shapes = [] if flags & 4 else None
-        modified = False
+        children = []
+        indexed = modified = False
         for t in inputs:
             fn = t.grad_fn
-            if fn is not None:
-                edges.append((fn, t._out_idx))
-            elif t._requires_grad:
-                edges.append((grad_accumulator(t), 0))
-            else:
-                edges.append(None)
+            if fn is None and t._requires_grad:
+                fn = grad_accumulator(t)
+            children.append(fn)
+            if t._out_idx:
+                indexed = True
             if t._vbox[0]:
                 modified = True
-            if shapes is not None:
-                shapes.append(t._data.shape)
-        self.edges = edges
-        self.in_shapes = shapes
+        self.next = tuple(children)
+        self.next_idx = tuple([t._out_idx for t in inputs]) if indexed else None
+        out = result._data
+        self.in_shapes = None
+        if flags & 4:  # broadcasts: remember input shapes only when some input was broadcast
+            shape = out.shape
+            for t in inputs:
+                if t._data.shape != shape:
+                    self.in_shapes = tuple([t._data.shape for t in inputs])
+                    break
         if flags & 1:  # needs_inputs: keep them, with their versions to detect in-place edits
             self.inputs = inputs
             self.versions = [t._vbox[0] for t in inputs] if modified else _UNMODIFIED
         else:
             self.inputs = None
             self.versions = None
-        if flags & 2:  # needs_output
-            self.out = result._data
-            self.out_vbox = result._vbox
+        if flags & 2:  # needs_output: keep it, with a version counter of its own to check
+            self.out = out
+            box = result._vbox
+            if box is ZERO_VERSION:
+                box = result._vbox = [0]
+            self.out_vbox = box
         else:
             self.out = None
             self.out_vbox = None
-        out = result._data
-        self.meta = (out.shape, out.dtype)  # the output's shape and dtype, for drawings
         self.extra = None
         if STATE.anomaly:
             self.trace = _anomaly.creation_trace()
         if STATE.record:
             self.value = out
+
+    @property
+    def edges(self) -> list[tuple[Node, int] | None]:
+        """One ``(node, output_index)`` per input, ``None`` where no gradient flows."""
+        idx = self.next_idx or (0,) * len(self.next)
+        return [None if c is None else (c, i) for c, i in zip(self.next, idx)]
+
+    @edges.setter
+    def edges(self, edges: Sequence[tuple[Node, int] | None]) -> None:
+        self.next = tuple(None if e is None else e[0] for e in edges)
+        idx = tuple(0 if e is None else e[1] for e in edges)
+        self.next_idx = idx if any(idx) else None
+
+    @property
+    def meta(self) -> tuple[tuple[int, ...], Any] | None:
+        """The output's ``(shape, dtype)`` where it is known (saved, or recorded), else None."""
+        arr = self.out if self.out is not None else self.value
+        return None if arr is None else (arr.shape, arr.dtype)
 
     pre_hooks = _extra_property("pre_hooks")
     post_hooks = _extra_property("post_hooks")
@@ -179,7 +208,7 @@ class Node:
     @property
     def next_functions(self) -> tuple[tuple[Node | None, int], ...]:
         """One ``(node, output_index)`` pair per input, ``(None, 0)`` where no gradient flows."""
-        return tuple(e if e is not None else (None, 0) for e in self.edges)
+        return tuple(e if e is not None else (None, 0) for e in self.edges)  # type: ignore
 
     def register_hook(self, fn: Callable) -> _RemovableHandle:
         """Call ``fn(grad_inputs, grad_outputs)`` after this node's vjp; may return new inputs."""
@@ -221,7 +250,7 @@ class Node:
                 out_t.grad_fn = self
         inputs = self.inputs
         if inputs is None:
-            return out_t, (None,) * len(self.edges)
+            return out_t, (None,) * len(self.next)
         for i, t in enumerate(inputs):
             if t._vbox[0] != versions[i]:
                 raise _modified_error(self, f"input {i}", t._data.shape, t._data.dtype,
@@ -236,7 +265,7 @@ class Node:
                 f"@once_differentiable: {self.name()} computes its vjp on raw arrays, so it "
                 f"supports first derivatives only")
         if self.inputs is None and self.out is None and self.versions is not _FREED:
-            return self.op.vjp(g, None, *((None,) * len(self.edges)), **self.params)
+            return self.op.vjp(g, None, *((None,) * len(self.next)), **self.params)
         out_t, inputs = self._saved(create_graph)
         return self.op.vjp(g, out_t, *inputs, **self.params)
 
@@ -266,14 +295,18 @@ class AccumulateGrad(Node):
         self.variable = variable
         self.op = None
         self.params = {}
-        self.edges = []
+        self.next = ()
+        self.next_idx = None
         self.inputs = None
         self.versions = None
         self.out = None
         self.out_vbox = None
         self.in_shapes = None
-        self.meta = (variable._data.shape, variable._data.dtype)
         self.extra = None
+
+    @property
+    def meta(self) -> tuple[tuple[int, ...], Any]:
+        return (self.variable._data.shape, self.variable._data.dtype)
 
     def name(self) -> str:
         return "torch::autograd::AccumulateGrad"
@@ -307,9 +340,8 @@ def _dependencies(roots: list[Node]) -> dict[Node, int]:
         deps.setdefault(r, 0)
     while stack:
         node = stack.pop()
-        for e in node.edges:
-            if e is not None:
-                child = e[0]
+        for child in node.next:
+            if child is not None:
                 n = deps.get(child)
                 if n is None:
                     deps[child] = 1
@@ -327,9 +359,8 @@ def _topological_order(roots: list[Node], deps: dict[Node, int] | None = None) -
     while ready:
         node = ready.pop()
         order.append(node)
-        for e in node.edges:
-            if e is not None:
-                child = e[0]
+        for child in node.next:
+            if child is not None:
                 n = deps[child] - 1
                 deps[child] = n
                 if n == 0:
@@ -344,8 +375,8 @@ def _needed(order: list[Node], targets: set[Node]) -> set[Node]:
         if node in targets:
             needed.add(node)
             continue
-        for e in node.edges:
-            if e is not None and e[0] in needed:
+        for child in node.next:
+            if child is not None and child in needed:
                 needed.add(node)
                 break
     return needed
@@ -414,9 +445,8 @@ def run_backward(
                 else:
                     g_in = node._vjp(g, create_graph)
             if g_in is None:  # nothing to deliver: only release the inputs' dependencies
-                for e in node.edges:
-                    if e is not None:
-                        child = e[0]
+                for child in node.next:
+                    if child is not None:
                         n = deps[child] - 1
                         deps[child] = n
                         if n == 0:
@@ -426,13 +456,13 @@ def run_backward(
                 g_in = _unbroadcast(node, g_in)
             if anomaly:
                 _check_anomaly(node, g_in)
-            for e, gi in zip(node.edges, g_in):
-                if e is None:
+            for i, child in enumerate(node.next):
+                if child is None:
                     continue
-                child = e[0]
+                gi = g_in[i]
                 if gi is not None:
                     if child.n_outputs != 1:
-                        _deliver(grads, child, e[1], gi)
+                        _deliver(grads, child, node.next_idx[i], gi)  # type: ignore[index]
                     else:
                         prev = grads.get(child)
                         if prev is None:
@@ -481,7 +511,7 @@ def _run_special(node: Node, g: Any, targets: dict, captured: dict, accumulate: 
             _accumulate_into_leaf(targets[node], g, create_graph)
         else:
             captured[node] = g
-        if not any(e is not None and e[0] in needed for e in node.edges):  # type: ignore
+        if not any(c is not None and c in needed for c in node.next):  # type: ignore
             return None
     g_in = node._vjp(g, create_graph)
     if node.extra is not None and node.extra.post_hooks:
@@ -505,8 +535,8 @@ def _unbroadcast(node: Node, g_in: Any) -> list[Any]:
 
 
 def _check_anomaly(node: Node, g_in: Any) -> None:
-    for i, (e, gi) in enumerate(zip(node.edges, g_in)):
-        if e is not None and gi is not None:
+    for i, (c, gi) in enumerate(zip(node.next, g_in)):
+        if c is not None and gi is not None:
             _anomaly.check_backward(node, i, gi)
 
 

@@ -520,9 +520,12 @@ class Sigmoid(Op):
     @staticmethod
     def forward(x):
         # 0.5 * (1 + tanh(x / 2)) equals the logistic function and never overflows.
-        out = xp.tanh(x * 0.5)
-        out += 1
-        out *= 0.5
+        half = _backend.scalar(0.5, x.dtype)
+        out = xp.empty_like(x)  # (x * half would be a NumPy scalar for 0-d x, not an array)
+        xp.multiply(x, half, out=out)
+        xp.tanh(out, out=out)
+        out *= half
+        out += half
         return out
 
     @staticmethod
@@ -542,7 +545,7 @@ class Relu(Op):
 
     @staticmethod
     def forward(x):
-        return xp.maximum(x, 0)
+        return xp.maximum(x, _backend.scalar(0, x.dtype))
 
     @staticmethod
     def vjp(g, out, x):
@@ -565,7 +568,7 @@ class TanhBackward(Op):
     @staticmethod
     def forward(g, y):
         out = y * y
-        xp.subtract(1, out, out=out)
+        xp.subtract(_backend.scalar(1, y.dtype), out, out=out)
         out *= g
         return out
 
@@ -583,7 +586,7 @@ class SigmoidBackward(Op):
 
     @staticmethod
     def forward(g, y):
-        out = 1 - y
+        out = _backend.scalar(1, y.dtype) - y
         out *= y
         out *= g
         return out
@@ -604,7 +607,8 @@ class ReluBackward(Op):
 
     @staticmethod
     def forward(g, y):
-        return xp.where(y > 0, g, xp.zeros((), dtype=g.dtype))
+        zero = _backend.scalar(0, g.dtype)
+        return xp.where(y > zero, g, zero)
 
     @staticmethod
     def vjp(gg, out, g, y):

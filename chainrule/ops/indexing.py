@@ -542,7 +542,7 @@ def _setitem(self: Any, key: Any, value: Any) -> None:
         except ValueError:
             raise _assign_error(_indexed_shape(self, basic, index), v._data.shape,
                                 advanced) from None
-        self._vbox[0] += 1
+        self._bump()
         return
     try:
         result = IndexPut.apply(self._old(), v, basic=basic, index=index, accumulate=False,

@@ -33,7 +33,7 @@ __all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute",
 
 def _as_view(result: Any, base: Any) -> Any:
     """Mark ``result`` as a view of ``base``: shared version counter, base recorded."""
-    result._vbox = base._vbox
+    result._vbox = base._shared_vbox()
     result._base = base._base if base._base is not None else base
     return result
 
@@ -1443,7 +1443,7 @@ def _metadata_inplace(fn: Any) -> Any:
             self._out_idx = result._out_idx
         if self._fw_grad is not None:
             self._fw_grad = result._fw_grad
-        self._vbox[0] += 1
+        self._bump()
         return self
 
     method.__name__ = method.__qualname__ = fn.__name__ + "_"

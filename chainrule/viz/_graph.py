@@ -235,8 +235,10 @@ def draw_graph(root: Tensor, *, params: dict[str, Tensor] | None = None,
             attrs = 'shape=box, style="rounded,filled", fillcolor="#dbeafe"'
         else:
             labels_in_order.append(node.name())
-            shape, dtype = node.meta
-            parts = [f"#{step} {node.name()}", f"{_shape(shape)} {np.dtype(dtype).name}"]
+            meta = node.meta if node is not start else (root._data.shape, root._data.dtype)
+            shape_text = f"{_shape(meta[0])} {np.dtype(meta[1]).name}" if meta else \
+                "shape kept only under viz.record()"
+            parts = [f"#{step} {node.name()}", shape_text]
             if node is start and show_values:
                 parts.append(f"value {_summary(root._data)}")
             elif show_values and node.value is not None:
