@@ -22,7 +22,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from chainrule.autograd.grad_mode import STATE
-from chainrule.autograd.graph import AccumulateGrad, Node, _dependencies, _topological_order
+from chainrule.autograd.graph import (_FREED, AccumulateGrad, Node, _dependencies,
+                                      _topological_order)
 from chainrule.tensor import Tensor
 
 __all__ = ["draw_graph", "Graph", "record", "GraphvizNotFound"]
@@ -246,12 +247,15 @@ def draw_graph(root: Tensor, *, params: dict[str, Tensor] | None = None,
             if show_grads and node.grad is not None:
                 parts.append(f"grad {_summary(node.grad._data)}")
             saved = []
-            if node.inputs is not None:
+            op = node.op
+            if getattr(op, "needs_inputs", False):
                 saved.append("inputs")
-            if node.out is not None:
+            if getattr(op, "needs_output", False):
                 saved.append("output")
             if saved:
-                parts.append("saves " + " + ".join(saved) + " for backward")
+                freed = node.versions is _FREED
+                parts.append("saves " + " + ".join(saved) + " for backward"
+                             + (" (freed)" if freed else ""))
             attrs = 'shape=box, style=filled, fillcolor="#f3f4f6"'
         if deps.get(node, 0) > 1:
             parts.append(f"sums gradients from {deps[node]} paths")
