@@ -38,5 +38,7 @@ del _module
 
 from chainrule import toy, viz  # noqa: E402  (layers built on everything above)
 from chainrule.viz import summary  # noqa: E402
+from chainrule.serialization import load, save  # noqa: E402
+from chainrule import utils  # noqa: E402
 
 __version__ = "0.1.0"

@@ -1,0 +1,492 @@
+"""DataLoader: batches from a dataset, in the main process or in worker processes.
+
+Seeding follows torch: each iterator (each epoch, unless workers persist) draws ``base_seed``
+from the loader's ``generator`` (the global generator by default); worker ``i`` seeds
+chainrule and ``random`` with ``base_seed + i`` and numpy from (``base_seed``, ``i``). So
+``chainrule.manual_seed(s)`` before building the loader repeats every shuffle and every
+random augmentation, and the workers' augmentations differ from one another.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import pickle
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Generic, TypeVar
+
+import chainrule
+from chainrule.utils.data import _worker
+from chainrule.utils.data._collate import default_collate, default_convert
+from chainrule.utils.data._worker import (
+    MP_STATUS_CHECK_INTERVAL,
+    ExceptionWrapper,
+    _DatasetKind,
+    _IterableDatasetStopIteration,
+    _ResumeIteration,
+    create_fetcher,
+)
+from chainrule.utils.data.dataset import Dataset, IterableDataset
+from chainrule.utils.data.sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    _draw_seed,
+)
+
+__all__ = ["DataLoader"]
+
+T_co = TypeVar("T_co", covariant=True)
+
+
+class _InfiniteConstantSampler(Sampler):
+    """Yields ``None`` forever: the index stream of an IterableDataset."""
+
+    def __iter__(self) -> Iterator[None]:
+        while True:
+            yield None
+
+
+class DataLoader(Generic[T_co]):
+    """Iterate over a dataset in batches, optionally shuffled, optionally in worker processes.
+
+    Args:
+        dataset: a map-style :class:`Dataset` or an :class:`IterableDataset`.
+        batch_size: samples per batch; ``None`` turns auto-batching off. Default: ``1``.
+        shuffle: reshuffle every epoch (a :class:`RandomSampler`). Default: ``False``.
+        sampler: the order of indices (exclusive with ``shuffle``).
+        batch_sampler: yields lists of indices (exclusive with ``batch_size``, ``shuffle``,
+            ``sampler`` and ``drop_last``).
+        num_workers: worker processes; ``0`` loads in the main process. Default: ``0``.
+        collate_fn: list of samples -> batch. Default: :func:`default_collate`
+            (:func:`default_convert` without auto-batching).
+        pin_memory: accepted for compatibility; CPU tensors need no pinning.
+        drop_last: drop the last incomplete batch. Default: ``False``.
+        timeout: seconds to wait for a batch from the workers; ``0`` waits forever.
+        worker_init_fn: called as ``worker_init_fn(worker_id)`` in each worker after seeding.
+        multiprocessing_context: a start method name (``'fork'``, ``'spawn'``,
+            ``'forkserver'``) or a context. Default: the platform's.
+        generator: draws ``base_seed`` and, with ``shuffle``, the order.
+        prefetch_factor: batches each worker loads ahead. Default: ``2`` with workers.
+        persistent_workers: keep the workers alive between epochs. Default: ``False``.
+        in_order: yield batches in sampler order; ``False`` yields them as they arrive.
+
+    Example:
+        >>> ds = chainrule.utils.data.TensorDataset(chainrule.arange(10.), chainrule.arange(10))
+        >>> x, y = next(iter(DataLoader(ds, batch_size=4)))
+        >>> x, y
+        (tensor([0., 1., 2., 3.]), tensor([0, 1, 2, 3]))
+        >>> len(DataLoader(ds, batch_size=4)), len(DataLoader(ds, batch_size=4, drop_last=True))
+        (3, 2)
+    """
+
+    __initialized = False
+
+    def __init__(self, dataset: Dataset[T_co], batch_size: int | None = 1,
+                 shuffle: bool | None = None, sampler: Sampler | Iterable | None = None,
+                 batch_sampler: Sampler | Iterable | None = None, num_workers: int = 0,
+                 collate_fn: Callable | None = None, pin_memory: bool = False,
+                 drop_last: bool = False, timeout: float = 0,
+                 worker_init_fn: Callable[[int], None] | None = None,
+                 multiprocessing_context: Any = None,
+                 generator: chainrule.Generator | None = None, *,
+                 prefetch_factor: int | None = None, persistent_workers: bool = False,
+                 pin_memory_device: str = "", in_order: bool = True) -> None:
+        if num_workers < 0:
+            raise ValueError("num_workers option should be non-negative; use num_workers=0 to "
+                             "disable multiprocessing.")
+        if timeout < 0:
+            raise ValueError("timeout option should be non-negative")
+        if num_workers == 0 and prefetch_factor is not None:
+            raise ValueError("prefetch_factor option could only be specified in "
+                             "multiprocessing.let num_workers > 0 to enable multiprocessing, "
+                             "otherwise set prefetch_factor to None.")
+        if num_workers > 0 and prefetch_factor is None:
+            prefetch_factor = 2
+        if prefetch_factor is not None and prefetch_factor < 0:
+            raise ValueError("prefetch_factor option should be non-negative")
+        if persistent_workers and num_workers == 0:
+            raise ValueError("persistent_workers option needs num_workers > 0")
+
+        self.dataset = dataset
+        self.num_workers = num_workers
+        self.prefetch_factor = prefetch_factor
+        self.pin_memory = pin_memory
+        self.pin_memory_device = pin_memory_device
+        self.timeout = timeout
+        self.worker_init_fn = worker_init_fn
+        self.in_order = in_order
+
+        if isinstance(dataset, IterableDataset):
+            self._dataset_kind = _DatasetKind.Iterable
+            if shuffle not in (False, None):
+                raise ValueError("DataLoader with IterableDataset: expected unspecified shuffle "
+                                 f"option, but got shuffle={shuffle}")
+            if sampler is not None:
+                raise ValueError("DataLoader with IterableDataset: expected unspecified sampler "
+                                 f"option, but got sampler={sampler}")
+            if batch_sampler is not None:
+                raise ValueError("DataLoader with IterableDataset: expected unspecified "
+                                 f"batch_sampler option, but got batch_sampler={batch_sampler}")
+        else:
+            shuffle = bool(shuffle)
+            self._dataset_kind = _DatasetKind.Map
+
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("batch_sampler option is mutually exclusive with batch_size, "
+                                 "shuffle, sampler, and drop_last")
+            batch_size = None
+            drop_last = False
+        elif batch_size is None and drop_last:
+            raise ValueError("batch_size=None option disables auto-batching and is mutually "
+                             "exclusive with drop_last")
+
+        if sampler is None:
+            if self._dataset_kind == _DatasetKind.Iterable:
+                sampler = _InfiniteConstantSampler()
+            elif shuffle:
+                sampler = RandomSampler(dataset, generator=generator)  # type: ignore[arg-type]
+            else:
+                sampler = SequentialSampler(dataset)  # type: ignore[arg-type]
+        if batch_size is not None and batch_sampler is None:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
+
+        self.batch_size = batch_size
+        self.drop_last = drop_last
+        self.sampler = sampler
+        self.batch_sampler = batch_sampler
+        self.generator = generator
+        if collate_fn is None:
+            collate_fn = default_collate if self._auto_collation else default_convert
+        self.collate_fn = collate_fn
+        self.persistent_workers = persistent_workers
+        self.multiprocessing_context = _mp_context(multiprocessing_context, num_workers)
+        self._iterator: _BaseDataLoaderIter | None = None
+        self._IterableDataset_len_called: int | None = None
+        self.__initialized = True
+
+    def __setattr__(self, attr: str, val: Any) -> None:
+        if self.__initialized and attr in ("batch_size", "batch_sampler", "sampler", "drop_last",
+                                           "dataset", "persistent_workers"):
+            raise ValueError(f"{attr} attribute should not be set after "
+                             f"{self.__class__.__name__} is initialized")
+        super().__setattr__(attr, val)
+
+    @property
+    def _auto_collation(self) -> bool:
+        return self.batch_sampler is not None
+
+    @property
+    def _index_sampler(self) -> Any:
+        return self.batch_sampler if self._auto_collation else self.sampler
+
+    def _get_iterator(self) -> _BaseDataLoaderIter:
+        if self.num_workers == 0:
+            return _SingleProcessDataLoaderIter(self)
+        return _MultiProcessingDataLoaderIter(self)
+
+    def __iter__(self) -> _BaseDataLoaderIter:
+        if self.persistent_workers and self.num_workers > 0:
+            if self._iterator is None:
+                self._iterator = self._get_iterator()
+            else:
+                self._iterator._reset(self)
+            return self._iterator
+        return self._get_iterator()
+
+    def __len__(self) -> int:
+        if self._dataset_kind == _DatasetKind.Iterable:
+            length = len(self.dataset)  # type: ignore[arg-type]
+            self._IterableDataset_len_called = length
+            if self.batch_size is not None:
+                if self.drop_last:
+                    length = length // self.batch_size
+                else:
+                    length = -(-length // self.batch_size)
+            return length
+        return len(self._index_sampler)
+
+
+def _mp_context(context: Any, num_workers: int) -> Any:
+    if context is None:
+        return None
+    if num_workers == 0:
+        raise ValueError("multiprocessing_context can only be used with multi-process loading "
+                         f"(num_workers > 0), but got num_workers={num_workers}")
+    if isinstance(context, str):
+        methods = multiprocessing.get_all_start_methods()
+        if context not in methods:
+            raise ValueError("multiprocessing_context option should specify a valid start "
+                             f"method in {methods!r}, but got multiprocessing_context={context!r}")
+        return multiprocessing.get_context(context)
+    if not isinstance(context, multiprocessing.context.BaseContext):
+        raise TypeError("multiprocessing_context option should be a valid context object or a "
+                        "string specifying the start method, but got "
+                        f"multiprocessing_context={context}")
+    return context
+
+
+class _BaseDataLoaderIter:
+    def __init__(self, loader: DataLoader) -> None:
+        self._dataset = loader.dataset
+        self._dataset_kind = loader._dataset_kind
+        self._IterableDataset_len_called = loader._IterableDataset_len_called
+        self._auto_collation = loader._auto_collation
+        self._drop_last = loader.drop_last
+        self._index_sampler = loader._index_sampler
+        self._num_workers = loader.num_workers
+        self._timeout = loader.timeout
+        self._collate_fn = loader.collate_fn
+        self._sampler_iter: Iterator = iter(self._index_sampler)
+        self._base_seed = _draw_seed(loader.generator)
+        self._persistent_workers = loader.persistent_workers
+        self._num_yielded = 0
+
+    def __iter__(self) -> _BaseDataLoaderIter:
+        return self
+
+    def _reset(self, loader: DataLoader, first_iter: bool = False) -> None:
+        self._sampler_iter = iter(self._index_sampler)
+        self._num_yielded = 0
+        self._IterableDataset_len_called = loader._IterableDataset_len_called
+
+    def _next_index(self) -> Any:
+        return next(self._sampler_iter)
+
+    def _next_data(self) -> Any:
+        raise NotImplementedError
+
+    def __next__(self) -> Any:
+        data = self._next_data()
+        self._num_yielded += 1
+        if (self._dataset_kind == _DatasetKind.Iterable
+                and self._IterableDataset_len_called is not None
+                and self._num_yielded > self._IterableDataset_len_called):
+            warnings.warn(f"Length of IterableDataset {self._dataset} was reported to be "
+                          f"{self._IterableDataset_len_called} (when accessing len(dataloader)), "
+                          f"but {self._num_yielded} samples have been fetched. ", stacklevel=2)
+        return data
+
+    def __len__(self) -> int:
+        return len(self._index_sampler)
+
+
+class _SingleProcessDataLoaderIter(_BaseDataLoaderIter):
+    def __init__(self, loader: DataLoader) -> None:
+        super().__init__(loader)
+        self._dataset_fetcher = create_fetcher(self._dataset_kind, self._dataset,
+                                               self._auto_collation, self._collate_fn,
+                                               self._drop_last)
+
+    def _next_data(self) -> Any:
+        index = self._next_index()  # may raise StopIteration
+        return self._dataset_fetcher.fetch(index)  # may raise StopIteration (iterable)
+
+
+class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
+    """Workers fetch and collate; the main process hands out indices and re-orders results.
+
+    Up to ``prefetch_factor * num_workers`` tasks are outstanding; each result is sent back as
+    soon as it is ready and held in ``_task_info`` until its turn (``in_order``).
+    """
+
+    def __init__(self, loader: DataLoader) -> None:
+        super().__init__(loader)
+        self._prefetch_factor = loader.prefetch_factor
+        self._in_order = loader.in_order
+        self._shutdown = True  # until the workers exist, there is nothing to shut down
+        ctx = loader.multiprocessing_context or multiprocessing.get_context()
+        self._reader, writer = ctx.Pipe(duplex=False)
+        # kept on self: a spawned worker unpickles the lock after start() returns, and a
+        # collected lock would unlink its semaphore first
+        self._data_lock = lock = ctx.Lock()
+        self._workers_done_event = ctx.Event()
+        self._index_queues = []
+        self._workers = []
+        try:
+            for i in range(self._num_workers):
+                index_queue = ctx.Queue()
+                # the queue's feeder thread must never keep the main process from exiting
+                index_queue.cancel_join_thread()
+                w = ctx.Process(
+                    target=_worker.worker_loop,
+                    args=(self._dataset_kind, self._dataset, index_queue, writer, lock,
+                          self._workers_done_event, self._auto_collation, self._collate_fn,
+                          self._drop_last, self._base_seed, loader.worker_init_fn, i,
+                          self._num_workers),
+                    daemon=True)
+                w.start()
+                self._index_queues.append(index_queue)
+                self._workers.append(w)
+                self._shutdown = False
+        except BaseException:
+            self._shutdown_workers()
+            raise
+        finally:
+            # Only workers write; with the main process's copy closed, the pipe reports EOF
+            # once every worker has exited.
+            writer.close()
+        self._reset(loader, first_iter=True)
+
+    def _reset(self, loader: DataLoader, first_iter: bool = False) -> None:
+        super()._reset(loader, first_iter)
+        self._send_idx = 0  # next task index to hand out
+        self._rcvd_idx = 0  # next task index to yield
+        self._task_info: dict[int, tuple] = {}  # idx -> (worker_id,) or (worker_id, data)
+        self._tasks_outstanding = 0
+        self._workers_status = [True] * self._num_workers
+        self._worker_queue_idx_cycle = itertools.cycle(range(self._num_workers))
+        if not first_iter:
+            for q in self._index_queues:
+                q.put(_ResumeIteration())
+            pending = self._num_workers
+            while pending > 0:
+                idx, _ = self._get_data()
+                if isinstance(idx, _ResumeIteration):
+                    pending -= 1
+        for _ in range(self._prefetch_factor * self._num_workers):
+            self._try_put_index()
+
+    def _try_put_index(self) -> None:
+        if self._tasks_outstanding >= self._prefetch_factor * self._num_workers:
+            return
+        try:
+            index = self._next_index()
+        except StopIteration:
+            return
+        for _ in range(self._num_workers):
+            worker_id = next(self._worker_queue_idx_cycle)
+            if self._workers_status[worker_id]:
+                break
+        else:
+            return  # every worker has finished its share of an IterableDataset
+        self._index_queues[worker_id].put((self._send_idx, index))
+        self._task_info[self._send_idx] = (worker_id,)
+        self._tasks_outstanding += 1
+        self._send_idx += 1
+
+    def _get_data(self) -> tuple:
+        """The next ``(idx, data)`` message from any worker, watching timeouts and deaths."""
+        deadline = time.monotonic() + self._timeout if self._timeout > 0 else None
+        while True:
+            wait = MP_STATUS_CHECK_INTERVAL
+            if deadline is not None:
+                wait = min(wait, max(0.0, deadline - time.monotonic()))
+            closed = False
+            try:
+                if self._reader.poll(wait):
+                    # our own workers' messages (see _worker's docstring), never a file
+                    return pickle.loads(self._reader.recv_bytes())
+            except EOFError:
+                closed = True  # every worker has exited
+            dead = [w.pid for i, w in enumerate(self._workers)
+                    if self._workers_status[i] and w.exitcode is not None]
+            if dead or closed:
+                self._shutdown_workers()
+                pids = ", ".join(str(p) for p in dead or [w.pid for w in self._workers])
+                raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly")
+            if deadline is not None and time.monotonic() >= deadline:
+                self._shutdown_workers()
+                raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
+
+    def _next_data(self) -> Any:
+        try:
+            return self._next_data_inner()
+        except KeyboardInterrupt:
+            self._shutdown_workers()
+            raise
+
+    def _next_data_inner(self) -> Any:
+        while True:
+            while self._rcvd_idx < self._send_idx:
+                info = self._task_info.get(self._rcvd_idx)
+                if info:
+                    worker_id = info[0]
+                    if len(info) == 2 or self._workers_status[worker_id]:
+                        break
+                    del self._task_info[self._rcvd_idx]
+                self._rcvd_idx += 1
+            else:
+                if not self._persistent_workers:
+                    self._shutdown_workers()
+                raise StopIteration
+
+            if len(self._task_info[self._rcvd_idx]) == 2:
+                data = self._task_info.pop(self._rcvd_idx)[1]
+                self._rcvd_idx += 1
+                return self._process_data(data)
+
+            idx, data = self._get_data()
+            self._tasks_outstanding -= 1
+            if isinstance(data, _IterableDatasetStopIteration):
+                if self._persistent_workers:
+                    self._workers_status[data.worker_id] = False
+                else:
+                    self._mark_worker_as_unavailable(data.worker_id)
+                self._try_put_index()
+                continue
+            if idx != self._rcvd_idx:
+                if not self._in_order:
+                    del self._task_info[idx]
+                    return self._process_data(data)
+                self._task_info[idx] += (data,)
+            else:
+                del self._task_info[idx]
+                self._rcvd_idx += 1
+                return self._process_data(data)
+
+    def _process_data(self, data: Any) -> Any:
+        self._try_put_index()
+        if isinstance(data, ExceptionWrapper):
+            # as torch: the iterator stays usable (the next batches still come); workers stop
+            # when it is exhausted or garbage-collected
+            data.reraise()
+        return data
+
+    def _mark_worker_as_unavailable(self, worker_id: int) -> None:
+        self._index_queues[worker_id].put(None)
+        self._workers_status[worker_id] = False
+
+    def _shutdown_workers(self) -> None:
+        """Tell every worker to exit, wait briefly, then terminate whatever is left."""
+        if self._shutdown:
+            return
+        self._shutdown = True
+        self._workers_done_event.set()
+        for q in self._index_queues:
+            try:
+                q.put(None)
+            except (OSError, ValueError):
+                pass
+        deadline = time.monotonic() + MP_STATUS_CHECK_INTERVAL
+        while any(w.is_alive() for w in self._workers) and time.monotonic() < deadline:
+            # a worker may be blocked writing a batch nobody will read: drain the pipe
+            try:
+                while self._reader.poll(0):
+                    self._reader.recv_bytes()
+            except (EOFError, OSError):
+                pass
+            for w in self._workers:
+                w.join(timeout=0.01)
+        for w in self._workers:
+            if w.is_alive():
+                w.terminate()
+                w.join()
+        for q in self._index_queues:
+            q.close()
+        try:
+            self._reader.close()
+        except OSError:
+            pass  # already closed by its own finalizer (collected in the same cycle)
+
+    def __del__(self) -> None:
+        try:
+            self._shutdown_workers()
+        except Exception:  # noqa: S110  (interpreter shutdown: modules may be gone)
+            pass
