@@ -18,6 +18,7 @@ from chainrule import autograd, testing
 from chainrule.autograd import (enable_grad, inference_mode, is_grad_enabled,
                                 is_inference_mode_enabled, no_grad, set_grad_enabled)
 from chainrule.ops import elementwise as _elementwise
+from chainrule.ops import fill as _fill
 from chainrule.ops import indexing as _indexing
 from chainrule.ops import linalg as _linalg
 from chainrule.ops import movement as _movement
@@ -30,15 +31,19 @@ from chainrule.ops.linalg import *  # noqa: F403
 from chainrule.ops.movement import *  # noqa: F403
 from chainrule.ops.nn_ops import *  # noqa: F403
 from chainrule.ops.reduce import *  # noqa: F403
+from chainrule.ops.conv import *  # noqa: F403
+from chainrule.ops.pool import *  # noqa: F403
+from chainrule.ops.norm import *  # noqa: F403
 from chainrule.creation import *  # noqa: F403
 
-for _module in (_elementwise, _reduce, _movement, _indexing, _linalg, _nn_ops):
+for _module in (_elementwise, _reduce, _movement, _indexing, _linalg, _nn_ops, _fill):
     attach_methods(_module)
 del _module
 
-from chainrule import toy, viz  # noqa: E402  (layers built on everything above)
+from chainrule import func, toy, viz  # noqa: E402  (layers built on everything above)
 from chainrule.viz import summary  # noqa: E402
 from chainrule.serialization import load, save  # noqa: E402
 from chainrule import utils  # noqa: E402
+from chainrule import optim  # noqa: E402
 
 __version__ = "0.1.0"

@@ -7,7 +7,8 @@ Every function takes torch's keyword arguments (``dtype``, ``device``, ``require
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -453,3 +454,39 @@ def is_floating_point(input: Tensor) -> bool:
 def numel(input: Tensor) -> int:
     """The number of elements of ``input``."""
     return input.numel()
+
+
+# -- Tensor.new_*: creation with ``self``'s dtype as the default --------------------------------
+def _new_tensor(self: Tensor, data: Any, *, dtype: Any = None, device: Any = None,
+                requires_grad: bool = False) -> Tensor:
+    """``tensor(data)`` with ``self``'s dtype unless ``dtype`` is given."""
+    return tensor(data, dtype=dtype if dtype is not None else self.dtype, device=device,
+                  requires_grad=requires_grad)
+
+
+def _new_ones(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    """``ones(*size)`` with ``self``'s dtype unless ``dtype`` is given."""
+    return ones(*size, dtype=dtype if dtype is not None else self.dtype, device=device,
+                requires_grad=requires_grad)
+
+
+def _new_full(self: Tensor, size: Sequence[int], fill_value: Any, *, dtype: Any = None,
+              device: Any = None, requires_grad: bool = False) -> Tensor:
+    """``full(size, fill_value)`` with ``self``'s dtype unless ``dtype`` is given."""
+    return full(size, fill_value, dtype=dtype if dtype is not None else self.dtype,
+                device=device, requires_grad=requires_grad)
+
+
+def _new_empty(self: Tensor, *size: Any, dtype: Any = None, device: Any = None,
+               requires_grad: bool = False) -> Tensor:
+    """``empty(*size)`` with ``self``'s dtype unless ``dtype`` is given."""
+    return empty(*size, dtype=dtype if dtype is not None else self.dtype, device=device,
+                 requires_grad=requires_grad)
+
+
+TENSOR_METHODS = {"new_tensor": _new_tensor, "new_ones": _new_ones, "new_full": _new_full,
+                  "new_empty": _new_empty}
+for _name, _fn in TENSOR_METHODS.items():
+    setattr(Tensor, _name, _fn)  # creation is not an ops module: it binds its methods itself
+del _name, _fn

@@ -18,7 +18,7 @@ from chainrule import _backend
 from chainrule._backend import dtypes
 from chainrule._tensor_str import tensor_repr
 from chainrule.autograd.grad_mode import STATE
-from chainrule.autograd.graph import ZERO_VERSION, RemovableHandle
+from chainrule.autograd.graph import ZERO_VERSION, OutputHook, RemovableHandle, RetainGradHook
 
 __all__ = ["Tensor", "Size"]
 
@@ -45,6 +45,22 @@ class Size(tuple):
         for s in self:
             n *= s
         return n
+
+    # Slices, sums and repeats of a Size are Sizes, as torch.Size.
+    def __getitem__(self, key: Any) -> Any:
+        item = tuple.__getitem__(self, key)
+        return Size(item) if isinstance(key, slice) else item
+
+    def __add__(self, other: Any) -> Size:
+        return Size(tuple.__add__(self, tuple(other)))
+
+    def __radd__(self, other: Any) -> Size:
+        return Size(tuple(other) + tuple(self))
+
+    def __mul__(self, n: Any) -> Size:
+        return Size(tuple.__mul__(self, n))
+
+    __rmul__ = __mul__
 
 
 class Tensor:
@@ -76,6 +92,8 @@ class Tensor:
             src = args[0]
             arr = src._data.astype(dtype.np) if isinstance(src, Tensor) else np.array(
                 src, dtype=dtype.np)
+        elif not args:  # Tensor() is an empty 1-d tensor, as torch
+            arr = np.empty((0,), dtype=dtype.np)
         else:
             shape = args[0] if len(args) == 1 and isinstance(args[0], tuple) else args
             arr = np.empty(tuple(int(s) for s in shape), dtype=dtype.np)
@@ -229,7 +247,11 @@ class Tensor:
     @property
     def retains_grad(self) -> bool:
         """Whether a non-leaf keeps its ``.grad`` (see :meth:`retain_grad`)."""
-        return self.grad_fn is not None and self.grad_fn.retained is not None
+        fn = self.grad_fn
+        if fn is not None and fn.n_outputs != 1:
+            return any(isinstance(h, OutputHook) and h.idx == self._out_idx
+                       and isinstance(h.fn, RetainGradHook) for h in fn.tensor_hooks or ())
+        return fn is not None and fn.retained is not None
 
     @property
     def output_nr(self) -> int:
@@ -321,7 +343,7 @@ class Tensor:
     def __format__(self, spec: str) -> str:
         if self._data.ndim == 0:
             return format(self.item(), spec)
-        return format(repr(self), spec)
+        return object.__format__(self, spec)  # str(self) for '', TypeError otherwise (torch)
 
     def __hash__(self) -> int:
         return id(self)
@@ -380,6 +402,8 @@ class Tensor:
             if node.tensor_hooks is None:
                 node.tensor_hooks = []
             hooks = node.tensor_hooks
+            if node.n_outputs != 1:
+                hook = OutputHook(self._out_idx, hook)
         hooks.append(hook)
         return RemovableHandle(hooks, hook)
 
@@ -397,6 +421,10 @@ class Tensor:
         if not self._requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is not None:
+            if self.grad_fn.n_outputs != 1:  # one of several outputs (custom Function)
+                if not self.retains_grad:
+                    self.register_hook(RetainGradHook(self))
+                return
             self.grad_fn.retained = weakref.ref(self)
 
     # -- in-place machinery -------------------------------------------------------------------

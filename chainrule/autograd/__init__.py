@@ -71,13 +71,13 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
         >>> x.grad
         tensor(6.)
     """
+    ins = _as_list(inputs) if inputs is not None else None
+    if ins is not None and len(ins) == 0:
+        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     outputs = _as_list(tensors)
     grads = _make_grads(outputs, _as_list(grad_tensors))
     if retain_graph is None:
         retain_graph = create_graph
-    ins = _as_list(inputs) if inputs is not None else None
-    if ins is not None and len(ins) == 0:
-        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
     run_backward(outputs, grads, retain_graph, create_graph, inputs=ins, accumulate=True)
 
 
@@ -100,23 +100,31 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool
         retain_graph = create_graph
     if allow_unused is None:
         allow_unused = materialize_grads
+    elif materialize_grads and not allow_unused:
+        raise ValueError("Expected allow_unused to be True or not passed when materialize_grads="
+                         "True, but got: allow_unused=False.")
     for t in ins:
         if not t._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     result = run_backward(outs, grads, retain_graph, create_graph, inputs=ins, accumulate=False)
     assert result is not None
     final = []
-    for t, g in zip(ins, result):
+    for i, (t, g) in enumerate(zip(ins, result)):
         if g is None:
             if materialize_grads:
                 g = _backend._tensor_class._make(_backend.xp.zeros_like(t._data))
             elif not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been "
-                                   "used in the graph. Set allow_unused=True if this is the "
-                                   "desired behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {i} appears to not have "
+                                   f"been used in the graph. Set allow_unused=True if this is the "
+                                   f"desired behavior.")
         final.append(g)
     return tuple(final)
 
 from chainrule.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
 
 __all__ += ["gradcheck", "gradgradcheck", "GradcheckError"]
+
+from chainrule.autograd import function, functional  # noqa: E402
+from chainrule.autograd.function import Function, once_differentiable  # noqa: E402
+
+__all__ += ["Function", "once_differentiable", "function", "functional"]

@@ -18,6 +18,9 @@ from chainrule.autograd.grad_mode import STATE, _DecoratorContextManager
 __all__ = ["detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"]
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# How many backward passes are running: ops inside vjp rules are not checked as forward ops
+# (a NaN they make is reported by check_backward, which names the backward node).
+in_backward = [0]
 
 
 def is_anomaly_enabled() -> bool:
@@ -43,7 +46,7 @@ def _bad(arr: np.ndarray) -> str | None:
 
 def check_forward(op_name: str, result: Any) -> None:
     """Raise if an op just produced a NaN or Inf (only while anomaly mode is on)."""
-    if not STATE.anomaly_check_nan:
+    if not STATE.anomaly_check_nan or in_backward[0]:
         return
     kind = _bad(result._data)
     if kind is not None:

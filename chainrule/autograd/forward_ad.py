@@ -19,14 +19,15 @@ __all__ = ["dual_level", "make_dual", "unpack_dual", "enter_dual_level", "exit_d
 UnpackedDualTensor = namedtuple("UnpackedDualTensor", ["primal", "tangent"])
 
 _live_duals: list = []  # tensors carrying a tangent at the current level, cleared on exit
+_level_id = [0]  # counts levels opened, so a tangent kept by a Node is used at its level only
 
 
 def enter_dual_level() -> int:
     """Open a forward-AD level and return its index (0). Nesting is not supported, as torch."""
     if STATE.fw_level >= 0:
-        raise RuntimeError("Entering a new forward AD level but the current level is not valid. "
-                           "Make sure you did not call enter_dual_level() twice.")
+        raise RuntimeError("Nested forward mode AD is not supported at the moment")
     STATE.fw_level = 0
+    _level_id[0] += 1
     return 0
 
 
@@ -69,15 +70,16 @@ def _register(t: Any) -> None:
 def make_dual(tensor: Any, tangent: Any, *, level: int | None = None) -> Any:
     """A view of ``tensor`` carrying ``tangent`` (same shape) at the current level."""
     if STATE.fw_level < 0:
-        raise RuntimeError("make_dual must be called inside a forward AD level context. Use "
-                           "fwAD.dual_level() to create one.")
+        raise RuntimeError("Trying to create a dual Tensor for forward AD but no level exists, "
+                           "make sure to enter_dual_level() first.")
     if tuple(tangent.shape) != tuple(tensor.shape):
         raise RuntimeError(f"Trying to set a forward gradient that has a different size than "
                            f"that of the original Tensor, this is not supported. Tensor is of "
-                           f"size {tuple(tensor.shape)} while the given forward gradient is of "
-                           f"size {tuple(tangent.shape)}.")
+                           f"size {list(tensor.shape)} while the given forward gradient is of "
+                           f"size {list(tangent.shape)}.")
     if not tensor.dtype.is_floating_point:
-        raise ValueError(f"Expected primal to be floating point, but got: {tensor.dtype}")
+        raise ValueError(f"Expected primal to be floating point or complex, but got: "
+                         f"{tensor.dtype}")
     dual = tensor.view_as(tensor)
     dual._fw_grad = tangent if tangent.dtype is tensor.dtype else tangent.to(tensor.dtype)
     _register(dual)
@@ -117,4 +119,17 @@ def apply_jvp(op: Any, result: Any, inputs: tuple, params: dict) -> None:
         t_out = t_out.to(result.dtype)
     result._fw_grad = t_out
     _register(result)
+    node = result.grad_fn
+    if node is not None and node.out is not None:
+        # The node's vjp reads its output: keep the output's tangent so that differentiating
+        # that vjp in forward mode (jacfwd over jacrev) sees how `out` moves too.
+        node.out_tangent = (_level_id[0], t_out)
+
+
+def restore_tangent(out: Any, saved: tuple[int, Any]) -> None:
+    """Give a Node's rebuilt output its tangent back, if saved at the level still open."""
+    level, tangent = saved
+    if STATE.fw_level >= 0 and level == _level_id[0]:
+        out._fw_grad = tangent
+        _register(out)
 

@@ -83,7 +83,16 @@ class _DecoratorContextManager:
         return self.__class__()
 
 
-class no_grad(_DecoratorContextManager):
+class _NoParamDecoratorContextManager(_DecoratorContextManager):
+    """Also usable as a bare decorator (``@no_grad`` without parentheses), as torch."""
+
+    def __new__(cls, orig_func: Callable | None = None) -> Any:
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoParamDecoratorContextManager):
     """Disable gradient recording inside the block or decorated function.
 
     Example:
@@ -103,7 +112,7 @@ class no_grad(_DecoratorContextManager):
         STATE.enabled = self.prev
 
 
-class enable_grad(_DecoratorContextManager):
+class enable_grad(_NoParamDecoratorContextManager):
     """Enable gradient recording inside the block, even within ``no_grad``.
 
     Example:
@@ -159,6 +168,11 @@ class inference_mode(_DecoratorContextManager):
         >>> y.requires_grad, y.is_inference()
         (False, True)
     """
+
+    def __new__(cls, mode_or_orig_func: Any = True) -> Any:
+        if mode_or_orig_func is None or isinstance(mode_or_orig_func, bool):
+            return super().__new__(cls)
+        return cls()(mode_or_orig_func)  # bare @inference_mode
 
     def __init__(self, mode: bool = True) -> None:
         self.mode = bool(mode)

@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 
 from chainrule import _backend
 from chainrule.autograd import anomaly as _anomaly
+from chainrule.autograd import forward_ad as _forward_ad
 from chainrule.autograd.grad_mode import STATE
 
 __all__ = ["Node", "AccumulateGrad", "run_backward", "edge_of"]
@@ -58,7 +59,7 @@ class _NodeExtra:
     """Rarely used per-node state, kept off the hot path: hooks, retain_grad, anomaly trace."""
 
     __slots__ = ("pre_hooks", "post_hooks", "tensor_hooks", "retained", "trace", "metadata",
-                 "value", "grad")
+                 "value", "grad", "out_tangent")
 
     def __init__(self) -> None:
         self.pre_hooks: list | None = None
@@ -69,6 +70,7 @@ class _NodeExtra:
         self.metadata: dict = {}
         self.value: Any = None  # the output array, kept only under STATE.record (viz)
         self.grad: Any = None  # the gradient that reached the node, kept only when recording
+        self.out_tangent: Any = None  # (dual-level id, tangent of `out`), see forward_ad
 
 
 def _extra_property(name: str) -> property:
@@ -192,6 +194,7 @@ class Node:
     trace = _extra_property("trace")
     value = _extra_property("value")
     grad = _extra_property("grad")
+    out_tangent = _extra_property("out_tangent")
 
     @property
     def metadata(self) -> dict:
@@ -248,6 +251,8 @@ class Node:
                 # `out` flow back into this node, which makes double backward exact.
                 out_t._requires_grad = True
                 out_t.grad_fn = self
+            if self.extra is not None and self.extra.out_tangent is not None:
+                _forward_ad.restore_tangent(out_t, self.extra.out_tangent)
         inputs = self.inputs
         if inputs is None:
             return out_t, (None,) * len(self.next)
@@ -335,7 +340,8 @@ RemovableHandle = _RemovableHandle
 def _dependencies(roots: list[Node]) -> dict[Node, int]:
     """For each reachable node, how many edges point at it (iterative DFS, no recursion)."""
     deps: dict[Node, int] = {}
-    stack = list(roots)
+    # Roots may repeat (several outputs of one multi-output node): count each node's edges once.
+    stack = list(dict.fromkeys(roots))
     for r in roots:
         deps.setdefault(r, 0)
     while stack:
@@ -429,6 +435,8 @@ def run_backward(
     prev_mode = STATE.enabled
     STATE.enabled = create_graph
     anomaly = STATE.anomaly
+    if anomaly:  # ops run by vjp rules are judged by the backward check, which names the node
+        _anomaly.in_backward[0] += 1
     # Kahn's algorithm, executed as it goes: a node runs once every edge into it has delivered.
     ready = [r for r in dict.fromkeys(root_nodes) if deps[r] == 0]
     special = bool(targets) or observer is not None
@@ -462,7 +470,8 @@ def run_backward(
                 gi = g_in[i]
                 if gi is not None:
                     if child.n_outputs != 1:
-                        _deliver(grads, child, node.next_idx[i], gi)  # type: ignore[index]
+                        idx = node.next_idx
+                        _deliver(grads, child, 0 if idx is None else idx[i], gi)
                     else:
                         prev = grads.get(child)
                         if prev is None:
@@ -479,6 +488,8 @@ def run_backward(
                 node._release()
     finally:
         STATE.enabled = prev_mode
+        if anomaly:
+            _anomaly.in_backward[0] -= 1
 
     if accumulate:
         return None
@@ -570,6 +581,47 @@ def _run_tensor_hooks(hooks: list, g: Any) -> Any:
         if res is not None:
             g = res
     return g
+
+
+class OutputHook:
+    """A tensor hook on output ``idx`` of a multi-output node (custom Functions): the node's
+    gradient is a list, and the hook sees and replaces only its tensor's slot."""
+
+    __slots__ = ("idx", "fn")
+
+    def __init__(self, idx: int, fn: Callable) -> None:
+        self.idx = idx
+        self.fn = fn
+
+    def __call__(self, grads: list) -> list | None:
+        g = grads[self.idx]
+        if g is None:
+            return None
+        res = self.fn(g)
+        if res is None:
+            return None
+        grads = list(grads)
+        grads[self.idx] = res
+        return grads
+
+
+class RetainGradHook:
+    """``retain_grad()`` on one output of a multi-output node, as an :class:`OutputHook`."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self, tensor: Any) -> None:
+        self.ref = weakref.ref(tensor)
+
+    def __call__(self, g: Any) -> None:
+        t = self.ref()
+        if t is None:
+            return
+        create_graph = STATE.enabled  # the engine records the backward only for create_graph
+        if t.grad is None:
+            t.grad = g if create_graph else g.detach().clone()
+        else:
+            t.grad = t.grad + g
 
 
 def _retain(node: Node, g: Any, create_graph: bool) -> None:

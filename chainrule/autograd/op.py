@@ -90,12 +90,17 @@ class Op:
         """Run the forward on the inputs' arrays, wrap the result, and record a Node if needed."""
         # Unrolled for one and two inputs: building an argument list costs as much as the op.
         n = len(inputs)
-        if n == 1:
-            out = cls.forward(inputs[0]._data, **params)
-        elif n == 2:
-            out = cls.forward(inputs[0]._data, inputs[1]._data, **params)
-        else:
-            out = cls.forward(*[t._data for t in inputs], **params)
+        try:
+            if n == 1:
+                out = cls.forward(inputs[0]._data, **params)
+            elif n == 2:
+                out = cls.forward(inputs[0]._data, inputs[1]._data, **params)
+            else:
+                out = cls.forward(*[t._data for t in inputs], **params)
+        except ValueError as exc:
+            if cls.broadcasts:
+                raise _broadcast_error(inputs) from exc
+            raise
         if out.__class__ is not _ndarray:
             out = np.asarray(out)  # NumPy reductions return scalars; tensors hold arrays
         result = _backend.make_tensor(out)
@@ -111,6 +116,21 @@ class Op:
         if state.anomaly:
             _anomaly.check_forward(cls.name, result)
         return result
+
+
+def _broadcast_error(inputs: Any) -> RuntimeError:
+    """torch's message for operands whose shapes do not broadcast (NumPy's is a ValueError)."""
+    shapes = [t._data.shape for t in inputs]
+    for a_i in range(len(shapes)):
+        for b_i in range(a_i + 1, len(shapes)):
+            a, b = shapes[a_i], shapes[b_i]
+            for k in range(1, min(len(a), len(b)) + 1):
+                if a[-k] != b[-k] and a[-k] != 1 and b[-k] != 1:
+                    dim = max(len(a), len(b)) - k
+                    return RuntimeError(
+                        f"The size of tensor a ({a[-k]}) must match the size of tensor b "
+                        f"({b[-k]}) at non-singleton dimension {dim}")
+    return RuntimeError(f"shapes {[list(s) for s in shapes]} cannot be broadcast together")
 
 
 # edge_of is re-exported for ops that build Nodes by hand (custom Function, fused kernels).

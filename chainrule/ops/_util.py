@@ -82,7 +82,11 @@ def constant(value: Any, npdtype: Any) -> Any:
     key = (value, npdtype)
     t = _constants.get(key)
     if t is None:
-        t = _backend.make_tensor(xp.asarray(value, dtype=npdtype))
+        try:
+            arr = xp.asarray(value, dtype=npdtype)
+        except OverflowError:  # torch wraps out-of-range ints (uint8 * -3), NumPy 2 refuses
+            arr = xp.asarray(value).astype(npdtype)
+        t = _backend.make_tensor(arr)
         if value and value == value and value.__class__ is not bool:
             if len(_constants) > 4096:
                 _constants.clear()

@@ -1,0 +1,446 @@
+"""The backward engine: textbook examples, accumulation, hooks, graph options, errors,
+deep graphs and memory behaviour, checked against hand derivations and PyTorch."""
+
+from __future__ import annotations
+
+import gc
+import math
+import time
+import tracemalloc
+import weakref
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule
+from chainrule.testing import assert_close
+
+RNG = np.random.default_rng(3)
+
+
+def both(arr, requires_grad=True):
+    arr = np.asarray(arr, dtype=np.float64)
+    return (chainrule.tensor(arr, requires_grad=requires_grad),
+            torch.tensor(arr, requires_grad=requires_grad))
+
+
+# -- the lectures' examples -------------------------------------------------------------------
+def test_toy_graph_x_plus_y_times_z():
+    # f = (x + y) z at x=-2, y=5, z=-4: q = x + y = 3, df/dx = df/dy = z = -4, df/dz = q = 3
+    x = chainrule.tensor(-2.0, requires_grad=True)
+    y = chainrule.tensor(5.0, requires_grad=True)
+    z = chainrule.tensor(-4.0, requires_grad=True)
+    f = (x + y) * z
+    f.backward()
+    assert f.item() == -12.0
+    assert (x.grad.item(), y.grad.item(), z.grad.item()) == (-4.0, -4.0, 3.0)
+
+
+def test_gradients_sum_over_two_paths():
+    # f = x1 x2 + sin(x2): x2 reaches f through the product and through sin
+    x1 = chainrule.tensor(2.0, requires_grad=True, dtype=chainrule.float64)
+    x2 = chainrule.tensor(3.0, requires_grad=True, dtype=chainrule.float64)
+    f = x1 * x2 + x2.sin()
+    f.backward()
+    assert x1.grad.item() == pytest.approx(3.0)
+    assert x2.grad.item() == pytest.approx(2.0 + math.cos(3.0))
+
+
+def test_logistic_regression_gradient():
+    # L = -log sigmoid(w.x) for label 1: dL/dw = -(1 - sigmoid(w.x)) x
+    w_np, x_np = RNG.standard_normal(5), RNG.standard_normal(5)
+    w = chainrule.tensor(w_np, requires_grad=True)
+    x = chainrule.tensor(x_np)
+    loss = -(w @ x).sigmoid().log()
+    loss.backward()
+    s = 1.0 / (1.0 + np.exp(-(w_np @ x_np)))
+    assert_close(w.grad, chainrule.tensor(-(1 - s) * x_np))
+
+
+def test_two_layer_mlp_mse_matches_torch():
+    # L = MSE(y, W2 relu(W1 x + b1) + b2)
+    shapes = {"W1": (8, 5), "b1": (8,), "W2": (3, 8), "b2": (3,)}
+    params = {k: both(RNG.standard_normal(s)) for k, s in shapes.items()}
+    x_np, y_np = RNG.standard_normal((4, 5)), RNG.standard_normal((4, 3))
+    losses = []
+    for lib, i in ((chainrule, 0), (torch, 1)):
+        p = {k: v[i] for k, v in params.items()}
+        x, y = lib.tensor(x_np), lib.tensor(y_np)
+        h = lib.relu(x @ p["W1"].T + p["b1"])
+        pred = h @ p["W2"].T + p["b2"]
+        loss = ((pred - y) ** 2).mean()
+        loss.backward()
+        losses.append(loss)
+    assert_close(losses[0], losses[1])
+    for k in shapes:
+        assert_close(params[k][0].grad, params[k][1].grad)
+
+
+def test_diamond_graph_matches_torch():
+    xc, xt = both(RNG.standard_normal(4))
+    g = RNG.standard_normal(4)
+    outs = []
+    for x, lib in ((xc, chainrule), (xt, torch)):
+        a = x * 2
+        b = a.sin()
+        c = a.exp()
+        d = b * c + a  # a feeds three consumers
+        d.backward(lib.tensor(g))
+        outs.append(d)
+    assert_close(outs[0], outs[1])
+    assert_close(xc.grad, xt.grad)
+
+
+def test_node_reused_many_times():
+    xc, xt = both(RNG.standard_normal(3))
+    for x in (xc, xt):
+        y = x
+        for _ in range(20):
+            y = y * 0.9 + y.tanh() * y  # every layer uses the previous output three times
+        y.sum().backward()
+    assert_close(xc.grad, xt.grad)
+
+
+def test_gradients_accumulate_across_backward_calls():
+    x = chainrule.tensor([1.0, 2.0], requires_grad=True)
+    (x * 3).sum().backward()
+    (x * x).sum().backward()
+    assert x.grad.tolist() == [5.0, 7.0]
+    x.grad = None
+    (x * 3).sum().backward()
+    assert x.grad.tolist() == [3.0, 3.0]
+
+
+def test_broadcast_gradients_are_summed_to_input_shapes():
+    (ac, at), (bc, bt) = both(RNG.standard_normal((3, 1))), both(RNG.standard_normal((4,)))
+    g = RNG.standard_normal((3, 4))
+    (ac * bc).backward(chainrule.tensor(g))
+    (at * bt).backward(torch.tensor(g))
+    assert_close(ac.grad, at.grad)
+    assert_close(bc.grad, bt.grad)
+
+
+# -- graph structure --------------------------------------------------------------------------
+NAMED_OPS = [
+    ("mul", lambda x: x * 2),
+    ("add", lambda x: x + 1),
+    ("sub", lambda x: x - 1),
+    ("div", lambda x: x / x),
+    ("neg", lambda x: -x),
+    ("sum", lambda x: x.sum()),
+    ("mean", lambda x: x.mean()),
+    ("exp", lambda x: x.exp()),
+    ("tanh", lambda x: x.tanh()),
+    ("sigmoid", lambda x: x.sigmoid()),
+    ("relu", lambda x: x.relu()),
+    ("pow", lambda x: x ** 2),
+    ("mm", lambda x: x @ x.T),
+    ("view", lambda x: x.view(6)),
+    ("reshape", lambda x: x.reshape(3, 2)),
+    ("select", lambda x: x[0]),
+]
+
+
+def _structure(node, depth=3):
+    if node is None or depth == 0:
+        return None if node is None else node.name()
+    return (node.name(), tuple((_structure(n, depth - 1), i) for n, i in node.next_functions))
+
+
+@pytest.mark.parametrize("name,f", NAMED_OPS, ids=[n for n, _ in NAMED_OPS])
+def test_grad_fn_names_and_next_functions_match_torch(name, f):
+    xc, xt = both(np.ones((2, 3)))
+    assert _structure(f(xc).grad_fn) == _structure(f(xt).grad_fn)
+
+
+def test_is_leaf_requires_grad_and_grad_fn():
+    x = chainrule.ones(2, requires_grad=True)
+    c = chainrule.ones(2)
+    y = x * c
+    assert x.is_leaf and c.is_leaf and not y.is_leaf
+    assert x.grad_fn is None and y.requires_grad and not (c * 2).requires_grad
+    assert y.grad_fn.next_functions[0][0].variable is x
+
+
+# -- hooks ------------------------------------------------------------------------------------
+def test_leaf_and_nonleaf_tensor_hooks_match_torch():
+    xc, xt = both(RNG.standard_normal(3))
+    seen = {"c": [], "t": []}
+    for x, key in ((xc, "c"), (xt, "t")):
+        x.register_hook(lambda g, key=key: seen[key].append(("leaf", g.tolist())) or g * 2)
+        h = x * 3
+        h.register_hook(lambda g, key=key: seen[key].append(("mid", g.tolist())) or g + 1)
+        h.register_hook(lambda g: g * 10)  # hooks compose in registration order
+        (h * h).sum().backward()
+    assert_close(xc.grad, xt.grad)
+    assert [s[0] for s in seen["c"]] == [s[0] for s in seen["t"]] == ["mid", "leaf"]
+    np.testing.assert_allclose(seen["c"][0][1], seen["t"][0][1])
+
+
+def test_hook_removal():
+    x = chainrule.ones(2, requires_grad=True)
+    handle = x.register_hook(lambda g: g * 100)
+    handle.remove()
+    h = x * 1
+    hh = h.register_hook(lambda g: g * 100)
+    hh.remove()
+    (h * 2).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
+def test_hook_on_tensor_without_grad_raises():
+    with pytest.raises(RuntimeError, match="cannot register a hook on a tensor that doesn't "
+                                           "require gradient"):
+        chainrule.ones(2).register_hook(lambda g: g)
+
+
+def test_node_prehook_and_posthook_match_torch():
+    xc, xt = both([1.0, 2.0])
+    pre = {"c": [], "t": []}
+    for x, key in ((xc, "c"), (xt, "t")):
+        y = x * 3
+        z = (y * y).sum()
+        z.grad_fn.register_prehook(lambda go, key=key: pre[key].append(go[0].item()))
+        y.grad_fn.register_hook(lambda gi, go: (gi[0] * 10, None))
+        z.backward()
+    assert pre["c"] == pre["t"] == [1.0]
+    assert_close(xc.grad, xt.grad)
+
+
+def test_post_accumulate_grad_hook():
+    x = chainrule.ones(2, requires_grad=True)
+    seen = []
+    x.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.tolist()))
+    (x * 4).sum().backward()
+    assert seen == [[4.0, 4.0]]
+
+
+def test_retain_grad_on_non_leaves():
+    xc, xt = both(RNG.standard_normal(3))
+    mids = []
+    for x in (xc, xt):
+        h = x.exp()
+        h.retain_grad()
+        assert h.retains_grad
+        (h * h).sum().backward()
+        mids.append(h)
+    assert_close(mids[0].grad, mids[1].grad)
+    assert (xc * 2).grad is None  # non-leaves keep no grad unless asked
+
+
+# -- retain_graph, create_graph, inputs, autograd.grad ---------------------------------------
+def test_retain_graph_allows_second_backward():
+    x = chainrule.tensor([1.0, 2.0], requires_grad=True)
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=True)
+    first = x.grad.clone()
+    y.backward()
+    assert_close(x.grad, first * 2)
+
+
+def test_create_graph_and_double_backward_match_torch():
+    xc, xt = both(RNG.standard_normal(3))
+    w = RNG.standard_normal(3)
+    for x, lib in ((xc, chainrule), (xt, torch)):
+        y = (x.sin() * x ** 3).sum()
+        (g,) = lib.autograd.grad(y, x, create_graph=True)
+        assert g.requires_grad
+        (g * lib.tensor(w)).sum().backward()
+    assert_close(xc.grad, xt.grad)
+
+
+def test_backward_create_graph_makes_grad_differentiable():
+    x = chainrule.tensor(2.0, requires_grad=True)
+    (x ** 3).backward(create_graph=True)
+    assert x.grad.item() == 12.0 and x.grad.requires_grad
+    (g2,) = chainrule.autograd.grad(x.grad, x)
+    assert g2.item() == 12.0
+
+
+def test_triple_derivative():
+    x = chainrule.tensor(1.5, requires_grad=True, dtype=chainrule.float64)
+    y = x.exp() * x
+    for _ in range(3):
+        (y,) = chainrule.autograd.grad(y, x, create_graph=True)
+    # d^3/dx^3 (x e^x) = (x + 3) e^x
+    assert y.item() == pytest.approx((1.5 + 3) * math.exp(1.5))
+
+
+def test_backward_inputs_accumulates_only_there():
+    xc, xt = both([1.0, 2.0])
+    yc, yt = both([3.0, 4.0])
+    for x, y in ((xc, yc), (xt, yt)):
+        h = x * y
+        (h * h).sum().backward(inputs=[y, h])
+        assert x.grad is None
+    assert_close(yc.grad, yt.grad)
+    with pytest.raises(RuntimeError, match="`inputs` argument to `backward\\(\\)` cannot be empty"):
+        (xc * 2).sum().backward(inputs=[])
+
+
+def test_autograd_grad_unused_inputs():
+    x = chainrule.ones(3, requires_grad=True)
+    z = chainrule.ones(2, requires_grad=True)
+    out = (x * 2).sum()
+    with pytest.raises(RuntimeError, match="The differentiated Tensor at index 1 appears to not "
+                                           "have been used in the graph"):
+        chainrule.autograd.grad(out, [x, z], retain_graph=True)
+    gx, gz = chainrule.autograd.grad(out, [x, z], allow_unused=True, retain_graph=True)
+    assert gx.tolist() == [2.0] * 3 and gz is None
+    gx, gz = chainrule.autograd.grad(out, [x, z], materialize_grads=True)
+    assert gz.tolist() == [0.0, 0.0]
+    assert x.grad is None  # grad() returns, never accumulates
+
+
+def test_autograd_grad_with_grad_outputs_and_several_outputs():
+    xc, xt = both(RNG.standard_normal(3))
+    g1, g2 = RNG.standard_normal(3), RNG.standard_normal(())
+    rc = chainrule.autograd.grad([xc.exp(), (xc * xc).sum()], xc,
+                                 [chainrule.tensor(g1), chainrule.tensor(g2)])
+    rt = torch.autograd.grad([xt.exp(), (xt * xt).sum()], xt, [torch.tensor(g1), torch.tensor(g2)])
+    assert_close(rc[0], rt[0])
+
+
+# -- errors with torch's types and texts ------------------------------------------------------
+def test_non_scalar_backward_needs_gradient():
+    x = chainrule.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar "
+                                           "outputs"):
+        (x * 2).backward()
+    with pytest.raises(RuntimeError, match="Mismatch in shape: grad_output\\[0\\] has a shape of "
+                                           "chainrule.Size\\(\\[2\\]\\) and output\\[0\\] has a "
+                                           "shape of chainrule.Size\\(\\[3\\]\\)"):
+        (x * 2).backward(chainrule.ones(2))
+
+
+def test_backward_without_grad_raises():
+    with pytest.raises(RuntimeError, match="element 0 of tensors does not require grad and does "
+                                           "not have a grad_fn"):
+        chainrule.ones(2).sum().backward()
+
+
+def test_second_backward_through_freed_graph_raises():
+    x = chainrule.ones(3, requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="Trying to backward through the graph a second time "
+                                           r"\(or directly access saved tensors after they have "
+                                           r"already been freed\)"):
+        y.backward()
+
+
+def test_inplace_change_of_saved_tensor_names_op_and_tensor():
+    x = chainrule.ones(3, requires_grad=True)
+    a = x * 2
+    b = a * a
+    a.mul_(2)
+    with pytest.raises(RuntimeError, match=r"one of the variables needed for gradient "
+                                           r"computation has been modified by an inplace "
+                                           r"operation: \[float32 \[3\]\], which is input 0 of "
+                                           r"MulBackward0, is at version 1; expected version 0"):
+        b.sum().backward()
+    a = x * 2
+    e = a.exp()  # exp's vjp reads its output, not its input: changing a is harmless
+    a.add_(1)
+    e.sum().backward()
+
+
+def test_inplace_on_leaf_requiring_grad_raises():
+    x = chainrule.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad is being used in "
+                                           "an in-place operation."):
+        x.add_(1)
+    with chainrule.no_grad():
+        x.add_(1)
+    assert x.tolist() == [2.0] * 3 and x._version == 1
+
+
+def test_requires_grad_flag_rules():
+    y = chainrule.ones(2, requires_grad=True) * 2
+    with pytest.raises(RuntimeError, match="you can only change requires_grad flags of leaf "
+                                           "variables"):
+        y.requires_grad = False
+    with pytest.raises(RuntimeError, match="only Tensors of floating point dtype can require "
+                                           "gradients"):
+        chainrule.ones(2, dtype=chainrule.int64).requires_grad_()
+
+
+# -- deep graphs and memory -------------------------------------------------------------------
+def test_100k_op_chain_backpropagates_iteratively():
+    x = chainrule.tensor(1.0, requires_grad=True, dtype=chainrule.float64)
+    y = x
+    n = 100_000
+    for _ in range(n):
+        y = y * (1 + 1 / n)
+    y.backward()
+    assert x.grad.item() == pytest.approx((1 + 1 / n) ** n)  # about e
+
+
+def test_saved_values_are_freed_after_backward():
+    x = chainrule.ones(1000, requires_grad=True)
+    h = x * 2
+    ref = weakref.ref(h)
+    out = (h * h).sum()
+    node = out.grad_fn.next_functions[0][0]
+    del h
+    assert ref() is not None  # MulBackward0 saved it
+    out.backward()
+    assert ref() is None and node.inputs is None  # released right after use
+
+
+def test_saved_values_kept_with_retain_graph():
+    x = chainrule.ones(10, requires_grad=True)
+    h = x * 2
+    ref = weakref.ref(h)
+    out = (h * h).sum()
+    del h
+    out.backward(retain_graph=True)
+    assert ref() is not None
+    del out
+    assert ref() is None
+
+
+def _mlp_step(params, x, y):
+    w1, b1, w2, b2 = params
+    h = (x @ w1 + b1).relu()
+    loss = ((h @ w2 + b2 - y) ** 2).mean()
+    loss.backward()
+    for p in params:
+        p.grad = None
+    return loss
+
+
+def test_no_reference_cycles_and_flat_memory_over_10k_steps():
+    params = [chainrule.randn(8, 16, requires_grad=True), chainrule.zeros(16, requires_grad=True),
+              chainrule.randn(16, 4, requires_grad=True), chainrule.zeros(4, requires_grad=True)]
+    x, y = chainrule.randn(4, 8), chainrule.randn(4, 4)
+    start = time.perf_counter()
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()  # anything left for the cycle collector shows up in gc.collect() below
+    try:
+        for _ in range(200):
+            _mlp_step(params, x, y)
+        objects_before = len(gc.get_objects())
+        tracemalloc.start()
+        for _ in range(500):
+            _mlp_step(params, x, y)
+        mem_before, _ = tracemalloc.get_traced_memory()
+        for _ in range(1000):
+            _mlp_step(params, x, y)
+        mem_after, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        for _ in range(10_000 - 1700):
+            _mlp_step(params, x, y)
+        objects_after = len(gc.get_objects())
+        unreachable = gc.collect()
+    finally:
+        if was_enabled:
+            gc.enable()
+    assert unreachable == 0, f"{unreachable} objects were only collectable as cycles"
+    assert objects_after - objects_before < 50
+    # One leaked tensor per step (object + array header + data) would be over 200 bytes a step;
+    # below 64 bytes a step is allocator noise (free lists, interned tuples).
+    assert mem_after - mem_before < 64 * 1000, mem_after - mem_before
+    assert time.perf_counter() - start < 30
