@@ -1363,7 +1363,10 @@ def logaddexp(input: Any, other: Any) -> Any:
 def xlogy(input: Any, other: Any) -> Any:
     """``input * log(other)``, 0 where ``input == 0`` (composite)."""
     x, y = binary_operands(float_input(input), float_input(other))
-    return where(x == 0, x * 0, x * log(y))
+    # log of a safe y where x == 0: masking log(0) = -inf after the fact would still send
+    # 0 * -inf = nan into x's gradient.
+    safe_y = where(x == 0, 1.0, y)
+    return where(x == 0, x * 0, x * log(safe_y))
 
 
 def addcmul(input: Any, tensor1: Any, tensor2: Any, *, value: Any = 1) -> Any:

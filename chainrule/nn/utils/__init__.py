@@ -1,5 +1,11 @@
-"""(being written)"""
+"""``chainrule.nn.utils``: gradient clipping, parameter/vector conversion, parametrizations."""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from chainrule.nn.utils import clip_grad as _clip_grad
+from chainrule.nn.utils import convert_parameters as _convert_parameters
+from chainrule.nn.utils import parametrizations, parametrize
+from chainrule.nn.utils.clip_grad import *  # noqa: F403
+from chainrule.nn.utils.convert_parameters import *  # noqa: F403
+
+__all__ = ["parametrizations", "parametrize", *_clip_grad.__all__, *_convert_parameters.__all__]
