@@ -63,7 +63,9 @@ def gradient_stats(model: Any, *, vanishing: float = VANISHING,
     """Per-parameter weight norm, gradient norm, their ratio and a flag, after a backward.
 
     ``flag`` is ``"vanishing"`` when ``||grad|| / ||weight|| < vanishing``, ``"exploding"``
-    when it is above ``exploding`` (or not finite), else ``"ok"``. Parameters without a
+    when it is above ``exploding`` (or not finite), else ``"ok"``. For biases and other
+    parameters with fewer than two dims the denominator is ``max(||weight||, 1)``: they start
+    near zero, and a plain ratio would call any gradient exploding. Parameters without a
     gradient get ratio 0 and flag ``"vanishing"``. Rows follow ``model.named_parameters()``.
 
     Example:
@@ -82,7 +84,8 @@ def gradient_stats(model: Any, *, vanishing: float = VANISHING,
     for name, p in model.named_parameters():
         w = _norm(p._data)
         g = _norm(p.grad._data) if p.grad is not None else 0.0
-        ratio = g / w if w > 0 else (math.inf if g > 0 else 0.0)
+        denom = w if p._data.ndim >= 2 else max(w, 1.0)
+        ratio = g / denom if denom > 0 else (math.inf if g > 0 else 0.0)
         rows.append({"name": name, "shape": tuple(p.shape), "weight_norm": w, "grad_norm": g,
                      "ratio": ratio, "flag": _flag(ratio, vanishing, exploding)})
     return GradientStats(rows)
@@ -107,7 +110,7 @@ class GradientMonitor:
         >>> for _ in range(3):
         ...     opt.zero_grad()
         ...     model(chainrule.randn(16, 4)).pow(2).mean().backward()
-        ...     monitor.step()
+        ...     _ = monitor.step()
         ...     opt.step()
         >>> len(monitor.history), sorted(monitor.history[-1]["dead_relu"])
         (3, ['1'])
