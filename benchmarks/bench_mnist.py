@@ -126,8 +126,9 @@ def main() -> None:
           f"{c['samples_per_s']:,.0f}  ratio {c['samples_per_s'] / t['samples_per_s']:.2f}x")
     print(f"  peak RSS MB:     torch {t['peak_rss_mb']:.0f}  chainrule {c['peak_rss_mb']:.0f}  "
           f"ratio {c['peak_rss_mb'] / t['peak_rss_mb']:.2f}x")
-    print(f"  DataLoader share of the epoch: chainrule "
-          f"{100 * c['loader_s'] / c['epoch_s']:.1f}%  (torch {100 * t['loader_s'] / t['epoch_s']:.1f}%)")
+    share_c = 100 * c["loader_s"] / c["epoch_s"]
+    share_t = 100 * t["loader_s"] / t["epoch_s"]
+    print(f"  DataLoader share of the epoch: chainrule {share_c:.1f}%  (torch {share_t:.1f}%)")
     if not args.skip_cnn:
         cnn = {b: _spawn("cnn", b, args) for b in ("torch", "chainrule")}
         tc, cc = cnn["torch"]["samples_per_s"], cnn["chainrule"]["samples_per_s"]

@@ -10,8 +10,14 @@
 from __future__ import annotations
 
 from chainrule.viz._graph import Graph, GraphvizNotFound, draw_graph, record
-from chainrule.viz._stats import (EXPLODING, VANISHING, GradientMonitor, GradientStats,
-                                  gradient_stats, plot_gradient_flow)
+from chainrule.viz._stats import (
+                                  EXPLODING,
+                                  VANISHING,
+                                  GradientMonitor,
+                                  GradientStats,
+                                  gradient_stats,
+                                  plot_gradient_flow,
+)
 from chainrule.viz._summary import ModelSummary, summary
 from chainrule.viz._trace import BackwardTrace, trace_backward
 

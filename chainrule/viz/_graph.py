@@ -16,14 +16,14 @@ import contextlib
 import inspect
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from chainrule.autograd.grad_mode import STATE
-from chainrule.autograd.graph import (_FREED, AccumulateGrad, Node, _dependencies,
-                                      _topological_order)
+from chainrule.autograd.graph import _FREED, AccumulateGrad, _dependencies, _topological_order
 from chainrule.tensor import Tensor
 
 __all__ = ["draw_graph", "Graph", "record", "GraphvizNotFound"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 __all__ = ["summary", "ModelSummary"]
 
@@ -55,8 +56,12 @@ def summary(model: Any, input_size: Sequence[int] | Sequence[Sequence[int]], *,
         >>> from chainrule import nn
         >>> model = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))
         >>> s = chainrule.summary(model, (1, 28, 28))
-        >>> [(r["layer"], r["output_shape"], r["params"]) for r in s.rows]
-        [('0 (Flatten)', [-1, 784], 0), ('1 (Linear)', [-1, 32], 25120), ('2 (ReLU)', [-1, 32], 0), ('3 (Linear)', [-1, 10], 330)]
+        >>> for r in s.rows:
+        ...     print(r["layer"], r["output_shape"], r["params"])
+        0 (Flatten) [-1, 784] 0
+        1 (Linear) [-1, 32] 25120
+        2 (ReLU) [-1, 32] 0
+        3 (Linear) [-1, 10] 330
         >>> s.total_params
         25450
     """
