@@ -44,6 +44,7 @@ from chainrule import func, toy, viz  # noqa: E402  (layers built on everything 
 from chainrule.viz import summary  # noqa: E402
 from chainrule.serialization import load, save  # noqa: E402
 from chainrule import utils  # noqa: E402
+from chainrule import nn  # noqa: E402
 from chainrule import optim  # noqa: E402
 
 __version__ = "0.1.0"
