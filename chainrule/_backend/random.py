@@ -6,7 +6,6 @@ reproducibility holds within chainrule: the same seed gives the same numbers.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 __all__ = ["Generator", "default_generator", "manual_seed", "seed", "initial_seed",
@@ -65,7 +64,8 @@ class Generator:
         from chainrule._backend import _make_tensor
 
         st = self._rng.bit_generator.state
-        raw = (st["state"]["state"].to_bytes(16, "little") + st["state"]["inc"].to_bytes(16, "little")
+        raw = (st["state"]["state"].to_bytes(16, "little")
+               + st["state"]["inc"].to_bytes(16, "little")
                + bytes([st["has_uint32"]]) + int(st["uinteger"]).to_bytes(4, "little")
                + self._seed.to_bytes(8, "little"))
         return _make_tensor(np.frombuffer(raw, dtype=np.uint8).copy())

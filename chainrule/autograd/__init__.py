@@ -6,7 +6,8 @@ with torch's signatures.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from chainrule import _backend
 from chainrule.autograd import forward_ad

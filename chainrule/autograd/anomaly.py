@@ -32,7 +32,8 @@ def creation_trace() -> str:
     """``file:line`` of the innermost frame outside the chainrule package (the user's line)."""
     for frame in reversed(traceback.extract_stack()[:-1]):
         if not os.path.abspath(frame.filename).startswith(_PKG_DIR):
-            return f'File "{frame.filename}", line {frame.lineno}, in {frame.name}\n    {frame.line}'
+            return (f'File "{frame.filename}", line {frame.lineno}, in {frame.name}\n'
+                    f'    {frame.line}')
     return "<unknown>"
 
 

@@ -7,7 +7,8 @@ each one-hot cotangent); forward mode one column at a time (a jvp with each one-
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

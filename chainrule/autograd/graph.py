@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import sys
 import weakref
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from chainrule import _backend
 from chainrule.autograd import anomaly as _anomaly
