@@ -68,15 +68,32 @@ class Dot(Matmul):
     """out = sum_i x_i y_i for vectors;  d out = dx . y + x . dy."""
 
 
+def _transposed(t: Any) -> bool:
+    a = t._data
+    return a.ndim == 2 and a.flags.f_contiguous and not a.flags.c_contiguous
+
+
+def _matrix_grads(g: Any, x: Any, y: Any, need_x: bool, need_y: bool) -> tuple[Any, Any]:
+    """``g @ y^T`` and ``x^T @ g`` for matrices, each computed in the memory layout of its
+    operand: when an operand is a transposed view (Linear's ``weight.t()``), its gradient is
+    computed as the transpose of a row-major product, so that the gradient reaching the
+    weight is contiguous. Measured: this saves a 4 MB transposed copy per 1024x1024 Linear
+    per step (about a third of the step)."""
+    gx = gy = None
+    if need_x:
+        gx = _mT(Matmul.apply(y, _mT(g))) if _transposed(x) else Matmul.apply(g, _mT(y))
+    if need_y:
+        gy = _mT(Matmul.apply(_mT(g), x)) if _transposed(y) else Matmul.apply(_mT(x), g)
+    return gx, gy
+
+
 def _matmul_vjp(g: Any, x: Any, y: Any) -> tuple[Any, Any]:
     """Cotangents of x @ y: ``g @ y^T`` and ``x^T @ g``, with 1-D operands promoted and
     broadcast batch dims summed away. An operand that needs no gradient is skipped."""
     need_x, need_y = x._requires_grad, y._requires_grad
     xd, yd = x._data.ndim, y._data.ndim
     if xd == 2 and yd == 2:
-        gx = Matmul.apply(g, _mT(y)) if need_x else None
-        gy = Matmul.apply(_mT(x), g) if need_y else None
-        return gx, gy
+        return _matrix_grads(g, x, y, need_x, need_y)
     if xd == 1 and yd == 1:
         return (g * y if need_x else None), (g * x if need_y else None)
     x2 = x.unsqueeze(0) if xd == 1 else x
@@ -125,8 +142,7 @@ class Addmm(Op):
         gc = None
         if c._requires_grad:
             gc = g if beta == 1 else g * beta
-        gx = Matmul.apply(ga, _mT(y)) if x._requires_grad else None
-        gy = Matmul.apply(_mT(x), ga) if y._requires_grad else None
+        gx, gy = _matrix_grads(ga, x, y, x._requires_grad, y._requires_grad)
         return gc, gx, gy
 
     @staticmethod
