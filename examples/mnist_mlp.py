@@ -20,7 +20,7 @@ from chainrule.vision.datasets import MNIST
 
 
 def load(root: str | None, train: bool) -> tuple[np.ndarray, np.ndarray]:
-    ds = MNIST(root, train=train) if root else MNIST(None, train=train)
+    ds = MNIST(root, train=train) if root else MNIST.bundled_sample(train=train)
     x = ds.data.numpy().astype(np.float32).reshape(-1, 784) / 255.0
     return (x - 0.1307) / 0.3081, ds.targets.numpy()
 
