@@ -14,6 +14,7 @@ SCRIPTS = Path(__file__).resolve().parent.parent / "docs" / "tutorial" / "script
 FAST_ARGS = {
     "forward_vs_reverse.py": ["--sizes", "2", "8"],
     "draw_lecture_graphs.py": [],
+    "optimizer_paths.py": ["--steps", "5"],
     "gradient_flow.py": ["--steps", "3"],
 }
 
