@@ -512,6 +512,8 @@ class Tensor:
 
 
 def _init(t: Tensor, arr: np.ndarray, requires_grad: bool) -> None:
+    # The same fields as Tensor._make, which repeats them inline: _make runs for every op's
+    # result, and a call from it to here measured 60 ns (about 2% of a recorded op).
     t._data = arr
     t._requires_grad = requires_grad
     t.grad = None
