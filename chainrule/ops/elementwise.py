@@ -38,6 +38,7 @@ __all__ = [
     "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or",
     "bitwise_xor", "bitwise_not", "isnan", "isinf", "isfinite", "isposinf", "isneginf",
     "nan_to_num", "clone", "atan2", "hypot", "logaddexp", "xlogy", "addcmul", "addcdiv",
+    "isclose", "allclose",
 ]
 
 
@@ -1482,6 +1483,31 @@ def isfinite(input: Any) -> Any:
     return _nondiff(np.isfinite(input._data))
 
 
+def isclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
+            equal_nan: bool = False) -> Any:
+    """Where ``|input - other| <= atol + rtol * |other|``; a bool tensor.
+
+    Example:
+        >>> import chainrule
+        >>> chainrule.isclose(chainrule.tensor([1.0, 2.0]), chainrule.tensor([1.0, 2.1]))
+        tensor([ True, False])
+    """
+    x, y = binary_operands(input, other)
+    return _nondiff(np.isclose(x._data, y._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def allclose(input: Any, other: Any, rtol: float = 1e-05, atol: float = 1e-08,
+             equal_nan: bool = False) -> bool:
+    """True if every element satisfies :func:`isclose`.
+
+    Example:
+        >>> import chainrule
+        >>> chainrule.allclose(chainrule.tensor([1.0]), chainrule.tensor([1.0 + 1e-9]))
+        True
+    """
+    return bool(isclose(input, other, rtol, atol, equal_nan)._data.all())
+
+
 def equal(input: Any, other: Any) -> bool:
     """True if both tensors have the same shape and elements."""
     return input._data.shape == other._data.shape and bool(np.all(input._data == other._data))
@@ -1621,6 +1647,7 @@ _METHOD_FUNCS = [
     "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or",
     "bitwise_xor", "bitwise_not", "isnan", "isinf", "isfinite", "isposinf", "isneginf",
     "nan_to_num", "clone", "atan2", "hypot", "logaddexp", "xlogy", "addcmul", "addcdiv",
+    "isclose", "allclose",
 ]
 TENSOR_METHODS.update({n: n for n in _METHOD_FUNCS})
 TENSOR_METHODS["where"] = lambda self, condition, other: where(condition, self, other)

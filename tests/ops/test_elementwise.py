@@ -341,3 +341,15 @@ def test_integer_division_modes_match_torch() -> None:
         assert_close(ours, theirs)
     assert_close(chainrule.tensor(a) // chainrule.tensor(b), torch.tensor(a) // torch.tensor(b))
     assert_close(chainrule.tensor(a) % chainrule.tensor(b), torch.tensor(a) % torch.tensor(b))
+
+
+def test_isclose_and_allclose_match_torch() -> None:
+    a = np.array([1.0, 2.0, float("nan"), 1e-9])
+    b = np.array([1.0 + 1e-6, 2.1, float("nan"), 0.0])
+    for kwargs in ({}, {"equal_nan": True}, {"rtol": 0.1, "atol": 0.0}):
+        ours = chainrule.isclose(chainrule.tensor(a), chainrule.tensor(b), **kwargs)
+        theirs = torch.isclose(torch.tensor(a), torch.tensor(b), **kwargs)
+        assert ours.tolist() == theirs.tolist()
+        assert chainrule.allclose(chainrule.tensor(a), chainrule.tensor(b), **kwargs) == \
+            torch.allclose(torch.tensor(a), torch.tensor(b), **kwargs)
+    assert chainrule.tensor([1.0]).allclose(chainrule.tensor([1.0]))
