@@ -24,6 +24,7 @@ from chainrule.ops import linalg as _linalg
 from chainrule.ops import movement as _movement
 from chainrule.ops import nn_ops as _nn_ops
 from chainrule.ops import reduce as _reduce
+from chainrule.ops import sorting as _sorting
 from chainrule.ops._util import result_type
 from chainrule.ops.elementwise import *  # noqa: F403
 from chainrule.ops.indexing import *  # noqa: F403
@@ -31,16 +32,17 @@ from chainrule.ops.linalg import *  # noqa: F403
 from chainrule.ops.movement import *  # noqa: F403
 from chainrule.ops.nn_ops import *  # noqa: F403
 from chainrule.ops.reduce import *  # noqa: F403
+from chainrule.ops.sorting import *  # noqa: F403
 from chainrule.ops.conv import *  # noqa: F403
 from chainrule.ops.pool import *  # noqa: F403
 from chainrule.ops.norm import *  # noqa: F403
 from chainrule.creation import *  # noqa: F403
 
-for _module in (_elementwise, _reduce, _movement, _indexing, _linalg, _nn_ops, _fill):
+for _module in (_elementwise, _reduce, _movement, _indexing, _linalg, _nn_ops, _fill, _sorting):
     attach_methods(_module)
 del _module
 
-from chainrule import func, toy, viz  # noqa: E402  (layers built on everything above)
+from chainrule import cuda, func, toy, viz  # noqa: E402  (layers built on everything above)
 from chainrule.viz import summary  # noqa: E402
 from chainrule.serialization import load, save  # noqa: E402
 from chainrule import utils  # noqa: E402
