@@ -353,3 +353,11 @@ def test_isclose_and_allclose_match_torch() -> None:
         assert chainrule.allclose(chainrule.tensor(a), chainrule.tensor(b), **kwargs) == \
             torch.allclose(torch.tensor(a), torch.tensor(b), **kwargs)
     assert chainrule.tensor([1.0]).allclose(chainrule.tensor([1.0]))
+
+
+def test_relu_backward_zeroes_nonfinite_gradients_at_dead_units() -> None:
+    g = np.array([1.0, np.nan, -2.0, np.inf], dtype=np.float32)
+    y = np.array([0.0, 0.0, 1.0, 0.0], dtype=np.float32)
+    ours = ReluBackward.apply(chainrule.tensor(g), chainrule.tensor(y))
+    theirs = torch.ops.aten.threshold_backward(torch.tensor(g), torch.tensor(y), 0.0)
+    assert ours.tolist() == theirs.tolist()
