@@ -273,7 +273,21 @@ def _lambdas(optimizer: Optimizer, lr_lambda: Any) -> list[Callable[[int], float
     return list(lr_lambda)
 
 
-class LambdaLR(LRScheduler):
+class _LambdaScheduler(LRScheduler):
+    """Shared by the schedulers driven by ``lr_lambda`` functions: their saved state."""
+
+    lr_lambdas: list[Callable[[int], float]]
+
+    def state_dict(self) -> dict[str, Any]:
+        """The scheduler's state; lambdas are saved only when they are callable objects."""
+        return _lambdas_state_dict(self)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the state saved by :meth:`state_dict`."""
+        _lambdas_load_state_dict(self, state_dict)
+
+
+class LambdaLR(_LambdaScheduler):
     """``lr = base_lr * lr_lambda(epoch)``, one lambda for all groups or one per group.
 
     Args:
@@ -298,21 +312,13 @@ class LambdaLR(LRScheduler):
         self.lr_lambdas = _lambdas(optimizer, lr_lambda)
         super().__init__(optimizer, last_epoch)
 
-    def state_dict(self) -> dict[str, Any]:
-        """The scheduler's state; lambdas are saved only when they are callable objects."""
-        return _lambdas_state_dict(self)
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the state saved by :meth:`state_dict`."""
-        _lambdas_load_state_dict(self, state_dict)
-
     def get_lr(self) -> list[Any]:
         _warn_get_lr_called_within_step(self)
         return [base_lr * lmbda(self.last_epoch)
                 for lmbda, base_lr in zip(self.lr_lambdas, self.base_lrs)]
 
 
-class MultiplicativeLR(LRScheduler):
+class MultiplicativeLR(_LambdaScheduler):
     """``lr <- lr * lr_lambda(epoch)`` at every step after the first.
 
     Args:
@@ -340,14 +346,6 @@ class MultiplicativeLR(LRScheduler):
             if not callable(fn):
                 raise TypeError(f"lr_lambda should be a function, but got {type(fn).__name__}")
         super().__init__(optimizer, last_epoch)
-
-    def state_dict(self) -> dict[str, Any]:
-        """The scheduler's state; lambdas are saved only when they are callable objects."""
-        return _lambdas_state_dict(self)
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore the state saved by :meth:`state_dict`."""
-        _lambdas_load_state_dict(self, state_dict)
 
     def get_lr(self) -> list[Any]:
         _warn_get_lr_called_within_step(self)
