@@ -17,12 +17,17 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from chainrule import _backend
 from chainrule.autograd import anomaly as _anomaly
 from chainrule.autograd import forward_ad as _forward_ad
 from chainrule.autograd.grad_mode import STATE
 
 __all__ = ["Node", "AccumulateGrad", "run_backward", "edge_of"]
+
+_ndarray = np.ndarray
+_asarray = np.asarray
 
 _FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
@@ -480,7 +485,10 @@ def run_backward(
                         elif create_graph:
                             grads[child] = prev + gi
                         else:  # summing paths needs no graph: add the arrays directly
-                            grads[child] = make(prev._data + gi._data)
+                            total = prev._data + gi._data
+                            if total.__class__ is not _ndarray:  # 0-d sums give scalars
+                                total = _asarray(total)
+                            grads[child] = make(total)
                 n = deps[child] - 1
                 deps[child] = n
                 if n == 0:
@@ -634,7 +642,7 @@ def _retain(node: Node, g: Any, create_graph: bool) -> None:
     elif create_graph:
         t.grad = t.grad + g
     else:
-        t.grad._data = t.grad._data + g._data
+        t.grad._data = _asarray(t.grad._data + g._data)
 
 
 def _accumulate_into_leaf(var: Any, g: Any, create_graph: bool) -> None:

@@ -47,6 +47,21 @@ def test_gradients_sum_over_two_paths():
     assert x2.grad.item() == pytest.approx(2.0 + math.cos(3.0))
 
 
+def test_zero_dim_gradients_summed_over_paths_stay_arrays():
+    # NumPy adds two 0-d arrays into a scalar: the engine's path sums and retain_grad must
+    # still hold arrays, as every op's forward expects.
+    x = chainrule.tensor(2.0, requires_grad=True)
+    h = x * 3
+    h.retain_grad()
+    y = h * h + h
+    y.backward(retain_graph=True)
+    y.backward()
+    assert isinstance(x.grad._data, np.ndarray) and isinstance(h.grad._data, np.ndarray)
+    assert x.grad.item() == 2 * 39.0 and h.grad.item() == 2 * 13.0
+    (g,) = chainrule.autograd.grad(x * x + x, x)
+    assert isinstance(g._data, np.ndarray) and g.item() == 5.0
+
+
 def test_logistic_regression_gradient():
     # L = -log sigmoid(w.x) for label 1: dL/dw = -(1 - sigmoid(w.x)) x
     w_np, x_np = RNG.standard_normal(5), RNG.standard_normal(5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import numpy as np
 import pytest
 import torch
@@ -156,6 +157,17 @@ def test_against_torch(spec: OpSpec) -> None:
 @pytest.mark.parametrize("spec", [s for s in SPECS if s.grad], ids=lambda s: s.id)
 def test_gradients(spec: OpSpec) -> None:
     check_gradients(spec)
+
+
+ZERO_DIM_SPECS = [dataclasses.replace(s, shapes=[()] * len(s.shapes), variant=f"{s.variant}0d")
+                  for s in SPECS if s.make_inputs is None]
+
+
+@pytest.mark.parametrize("spec", ZERO_DIM_SPECS, ids=lambda s: s.id)
+def test_zero_dim_against_torch(spec: OpSpec) -> None:
+    # NumPy returns scalars rather than arrays for 0-d operands, which in-place kernels must
+    # not be handed: every element-wise op, forward and backward, on 0-d tensors.
+    check_against_torch(spec)
 
 
 # -- type promotion -----------------------------------------------------------------------
