@@ -148,6 +148,8 @@ class BackwardCFunction(Node, FunctionCtx):
         self._saved_entries = entries
         self.to_save = None
 
+    custom_release = True
+
     def _release(self) -> None:
         if self._saved_entries is not None:
             self._saved_entries = _FREED_ENTRIES

@@ -18,15 +18,50 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _State:
-    __slots__ = ("enabled", "inference", "fw_level", "anomaly", "anomaly_check_nan", "record")
+    """The process-wide switches. ``special`` is true while any of forward AD, anomaly
+    detection or recording for drawings is on, so the hot path tests one attribute."""
+
+    __slots__ = ("enabled", "inference", "anomaly_check_nan", "special", "_fw_level",
+                 "_anomaly", "_record")
 
     def __init__(self) -> None:
         self.enabled = True
         self.inference = False
-        self.fw_level = -1  # current forward-AD dual level; -1 when none is open
-        self.anomaly = False
         self.anomaly_check_nan = True
-        self.record = False  # nodes keep their output values (chainrule.viz.record)
+        self.special = False
+        self._fw_level = -1  # current forward-AD dual level; -1 when none is open
+        self._anomaly = False
+        self._record = False  # nodes keep their output values (chainrule.viz.record)
+
+    def _update(self) -> None:
+        self.special = self._fw_level >= 0 or self._anomaly or self._record
+
+    @property
+    def fw_level(self) -> int:
+        return self._fw_level
+
+    @fw_level.setter
+    def fw_level(self, value: int) -> None:
+        self._fw_level = value
+        self._update()
+
+    @property
+    def anomaly(self) -> bool:
+        return self._anomaly
+
+    @anomaly.setter
+    def anomaly(self, value: bool) -> None:
+        self._anomaly = value
+        self._update()
+
+    @property
+    def record(self) -> bool:
+        return self._record
+
+    @record.setter
+    def record(self, value: bool) -> None:
+        self._record = value
+        self._update()
 
 
 STATE = _State()

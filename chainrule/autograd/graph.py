@@ -127,36 +127,68 @@ class Node:
     __slots__ = ("op", "params", "inputs", "versions", "out", "out_vbox", "next", "next_idx",
                  "in_shapes", "extra", "__weakref__")
     n_outputs = 1
+    custom_release = False  # True where a subclass frees its saved values its own way
 
     def __init__(self, op: Any, inputs: Sequence[Any], params: dict, result: Any) -> None:
         self.op = op
         self.params = params
+        self.extra = None
         flags = op._flags
-        # One pass over the inputs, no comprehensions: this runs for every recorded op.
-        children = []
-        indexed = modified = False
-        for t in inputs:
+        # This runs for every recorded op: one- and two-input ops take unrolled paths.
+        self.in_shapes = None
+        n = len(inputs)
+        if n == 2:
+            a, b = inputs
+            fa = a.grad_fn
+            if fa is None and a._requires_grad:
+                fa = grad_accumulator(a)
+            fb = b.grad_fn
+            if fb is None and b._requires_grad:  # a leaf (x + bias): its cached accumulator
+                fb = b._accum() if b._accum is not None else None
+                if fb is None:
+                    fb = grad_accumulator(b)
+            self.next = (fa, fb)
+            self.next_idx = (a._out_idx, b._out_idx) if a._out_idx or b._out_idx else None
+            if flags & 4:  # broadcasts: keep the input shapes if one that takes a gradient
+                sa = a._data.shape  # was broadcast (x * 0.5 needs nothing)
+                sb = b._data.shape
+                if sa != sb:
+                    shape = result._data.shape
+                    if (fa is not None and sa != shape) or (fb is not None and sb != shape):
+                        self.in_shapes = (sa, sb)
+        elif n == 1:
+            t = inputs[0]
             fn = t.grad_fn
             if fn is None and t._requires_grad:
                 fn = grad_accumulator(t)
-            children.append(fn)
-            if t._out_idx:
-                indexed = True
-            if t._vbox[0]:
-                modified = True
-        self.next = tuple(children)
-        self.next_idx = tuple([t._out_idx for t in inputs]) if indexed else None
+            self.next = (fn,)
+            self.next_idx = (t._out_idx,) if t._out_idx else None
+        else:
+            children = []
+            indexed = False
+            for t in inputs:
+                fn = t.grad_fn
+                if fn is None and t._requires_grad:
+                    fn = grad_accumulator(t)
+                children.append(fn)
+                if t._out_idx:
+                    indexed = True
+            self.next = tuple(children)
+            self.next_idx = tuple([t._out_idx for t in inputs]) if indexed else None
         out = result._data
-        self.in_shapes = None
-        if flags & 4:  # broadcasts: remember input shapes only when some input was broadcast
+        if flags & 4 and n != 2:  # as above, for any number of inputs
             shape = out.shape
             for t in inputs:
-                if t._data.shape != shape:
+                if t._requires_grad and t._data.shape != shape:
                     self.in_shapes = tuple([t._data.shape for t in inputs])
                     break
         if flags & 1:  # needs_inputs: keep them, with their versions to detect in-place edits
             self.inputs = inputs
-            self.versions = [t._vbox[0] for t in inputs] if modified else _UNMODIFIED
+            self.versions = _UNMODIFIED
+            for t in inputs:
+                if t._vbox[0]:
+                    self.versions = [t._vbox[0] for t in inputs]
+                    break
         else:
             self.inputs = None
             self.versions = None
@@ -169,11 +201,11 @@ class Node:
         else:
             self.out = None
             self.out_vbox = None
-        self.extra = None
-        if STATE.anomaly:
-            self.trace = _anomaly.creation_trace()
-        if STATE.record:
-            self.value = out
+        if STATE.special:
+            if STATE.anomaly:
+                self.trace = _anomaly.creation_trace()
+            if STATE.record:
+                self.value = out
 
     @property
     def edges(self) -> list[tuple[Node, int] | None]:
@@ -242,43 +274,42 @@ class Node:
         return f"<{self.name()} object at {hex(id(self))}>"
 
     # -- saved values ------------------------------------------------------------------------
-    def _saved(self, create_graph: bool) -> tuple[Any, list[Any] | tuple]:
-        versions = self.versions
-        if versions is _FREED:
-            raise RuntimeError(_FREED_MSG)
-        out_t = None
-        if self.out is not None:
-            if self.out_vbox[0] != 0:
-                raise _modified_error(self, "output 0", self.out.shape, self.out.dtype,
-                                      self.out_vbox[0], 0)
-            out_t = _backend.make_tensor(self.out)
-            if create_graph and not self.op.once_differentiable:
+    def _vjp(self, g: Any, create_graph: bool) -> Any:
+        """The op's vjp for output cotangent ``g`` (a list for multi-output nodes), after
+        checking that no saved value was freed or modified in place since it was saved."""
+        op = self.op
+        if create_graph and op.once_differentiable:
+            raise RuntimeError(
+                f"trying to differentiate twice a function that was marked with "
+                f"@once_differentiable: {self.name()} computes its vjp on raw arrays, so it "
+                f"supports first derivatives only")
+        inputs = self.inputs
+        out = self.out
+        if out is None:
+            if inputs is None:
+                if self.versions is _FREED:
+                    raise RuntimeError(_FREED_MSG)
+                return op.vjp(g, None, *((None,) * len(self.next)), **self.params)
+            out_t = None
+        else:
+            if self.out_vbox[0]:
+                raise _modified_error(self, "output 0", out.shape, out.dtype, self.out_vbox[0], 0)
+            out_t = _backend.make_tensor(out)
+            if create_graph and not op.once_differentiable:
                 # An alias of the output carrying this node: derivatives of a rule that reads
                 # `out` flow back into this node, which makes double backward exact.
                 out_t._requires_grad = True
                 out_t.grad_fn = self
             if self.extra is not None and self.extra.out_tangent is not None:
                 _forward_ad.restore_tangent(out_t, self.extra.out_tangent)
-        inputs = self.inputs
-        if inputs is None:
-            return out_t, (None,) * len(self.next)
+            if inputs is None:
+                return op.vjp(g, out_t, *((None,) * len(self.next)), **self.params)
+        versions = self.versions
         for i, t in enumerate(inputs):
             if t._vbox[0] != versions[i]:
                 raise _modified_error(self, f"input {i}", t._data.shape, t._data.dtype,
                                       t._vbox[0], versions[i])
-        return out_t, inputs
-
-    def _vjp(self, g: Any, create_graph: bool) -> Any:
-        """The op's vjp for output cotangent ``g`` (a list for multi-output nodes)."""
-        if create_graph and self.op.once_differentiable:
-            raise RuntimeError(
-                f"trying to differentiate twice a function that was marked with "
-                f"@once_differentiable: {self.name()} computes its vjp on raw arrays, so it "
-                f"supports first derivatives only")
-        if self.inputs is None and self.out is None and self.versions is not _FREED:
-            return self.op.vjp(g, None, *((None,) * len(self.next)), **self.params)
-        out_t, inputs = self._saved(create_graph)
-        return self.op.vjp(g, out_t, *inputs, **self.params)
+        return op.vjp(g, out_t, *inputs, **self.params)
 
     def _release(self) -> None:
         if self.inputs is not None or self.out is not None:
@@ -350,14 +381,16 @@ def _dependencies(roots: list[Node]) -> dict[Node, int]:
     stack = list(dict.fromkeys(roots))
     for r in roots:
         deps.setdefault(r, 0)
+    get = deps.get
+    push = stack.append
+    pop = stack.pop
     while stack:
-        node = stack.pop()
-        for child in node.next:
+        for child in pop().next:
             if child is not None:
-                n = deps.get(child)
+                n = get(child)
                 if n is None:
                     deps[child] = 1
-                    stack.append(child)
+                    push(child)
                 else:
                     deps[child] = n + 1
     return deps
@@ -447,10 +480,14 @@ def run_backward(
     ready = [r for r in dict.fromkeys(root_nodes) if deps[r] == 0]
     special = bool(targets) or observer is not None
     make = _backend.make_tensor
+    pop_ready = ready.pop
+    push_ready = ready.append
+    pop_grad = grads.pop
+    get_grad = grads.get
     try:
         while ready:
-            node = ready.pop()
-            g = grads.pop(node, None)
+            node = pop_ready()
+            g = pop_grad(node, None)
             g_in = None
             if g is not None and (needed is None or node in needed):
                 if special or node.extra is not None or node.__class__ is AccumulateGrad:
@@ -464,13 +501,15 @@ def run_backward(
                         n = deps[child] - 1
                         deps[child] = n
                         if n == 0:
-                            ready.append(child)
+                            push_ready(child)
                 continue
             if node.in_shapes is not None:
                 g_in = _unbroadcast(node, g_in)
             if anomaly:
                 _check_anomaly(node, g_in)
-            for i, child in enumerate(node.next):
+            i = -1
+            for child in node.next:
+                i += 1
                 if child is None:
                     continue
                 gi = g_in[i]
@@ -479,7 +518,7 @@ def run_backward(
                         idx = node.next_idx
                         _deliver(grads, child, 0 if idx is None else idx[i], gi)
                     else:
-                        prev = grads.get(child)
+                        prev = get_grad(child)
                         if prev is None:
                             grads[child] = gi
                         elif create_graph:
@@ -492,9 +531,14 @@ def run_backward(
                 n = deps[child] - 1
                 deps[child] = n
                 if n == 0:
-                    ready.append(child)
+                    push_ready(child)
             if not retain_graph:
-                node._release()
+                if node.custom_release:
+                    node._release()
+                elif node.inputs is not None or node.out is not None:
+                    node.versions = _FREED  # (Node._release, inlined: runs for every node)
+                    node.inputs = None
+                    node.out = None
     finally:
         STATE.enabled = prev_mode
         if anomaly:

@@ -113,10 +113,11 @@ class Op:
                     result._requires_grad = True
                     result.grad_fn = cls._node_cls(cls, inputs, params, result)
                     break
-        if state.fw_level >= 0:
-            _forward_ad.apply_jvp(cls, result, inputs, params)
-        if state.anomaly:
-            _anomaly.check_forward(cls.name, result)
+        if state.special:  # forward AD, anomaly detection or recording for drawings
+            if state.fw_level >= 0:
+                _forward_ad.apply_jvp(cls, result, inputs, params)
+            if state.anomaly:
+                _anomaly.check_forward(cls.name, result)
         return result
 
 

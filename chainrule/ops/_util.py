@@ -106,7 +106,8 @@ def binary_operands(a: Any, b: Any) -> tuple[Any, Any]:
             return cast(a, d), cast(b, d)
         cls = b.__class__
         if (cls is float or cls is int) and a._data.dtype.kind == "f":
-            return a, constant(b, a._data.dtype)
+            c = _constants.get((b, a._data.dtype))  # constant()'s cache, looked up inline
+            return a, constant(b, a._data.dtype) if c is None else c
         d = result_type(a, b)
         return cast(a, d), constant(b, d.np)
     if isinstance(b, T):

@@ -26,6 +26,7 @@ from chainrule.ops._util import (
 )
 
 xp = _backend.xp
+_Tensor = _backend._tensor_class  # chainrule.tensor registers it before any op module loads
 _multiply, _add, _subtract, _tanh = xp.multiply, xp.add, xp.subtract, xp.tanh
 
 __all__ = [
@@ -1081,8 +1082,13 @@ def reciprocal(input: Any) -> Any:
 
 
 def _unary(op: type[Op], doc: str) -> Any:
+    apply = op.apply
+
     def fn(input: Any) -> Any:
-        return op.apply(float_input(input))
+        # float_input's common case inlined: a floating Tensor goes straight to the op.
+        if input.__class__ is _Tensor and input._data.dtype.kind == "f":
+            return apply(input)
+        return apply(float_input(input))
 
     fn.__name__ = op.name
     fn.__qualname__ = op.name
