@@ -289,6 +289,8 @@ class Node:
             if inputs is None:
                 if self.versions is _FREED:
                     raise RuntimeError(_FREED_MSG)
+                if len(self.next) == 2 and not self.params:  # add, sub, ...
+                    return op.vjp(g, None, None, None)
                 return op.vjp(g, None, *((None,) * len(self.next)), **self.params)
             out_t = None
         else:
@@ -303,13 +305,17 @@ class Node:
             if self.extra is not None and self.extra.out_tangent is not None:
                 _forward_ad.restore_tangent(out_t, self.extra.out_tangent)
             if inputs is None:
+                if len(self.next) == 1 and not self.params:  # tanh, sigmoid, exp, ...
+                    return op.vjp(g, out_t, None)
                 return op.vjp(g, out_t, *((None,) * len(self.next)), **self.params)
         versions = self.versions
         for i, t in enumerate(inputs):
             if t._vbox[0] != versions[i]:
                 raise _modified_error(self, f"input {i}", t._data.shape, t._data.dtype,
                                       t._vbox[0], versions[i])
-        return op.vjp(g, out_t, *inputs, **self.params)
+        if self.params:
+            return op.vjp(g, out_t, *inputs, **self.params)
+        return op.vjp(g, out_t, *inputs)  # (an empty **params costs a dict copy)
 
     def _release(self) -> None:
         if self.inputs is not None or self.out is not None:

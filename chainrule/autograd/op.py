@@ -93,10 +93,17 @@ class Op:
         # Unrolled for one and two inputs: building an argument list costs as much as the op.
         n = len(inputs)
         try:
+            # (Passing an empty **params costs a dict copy per call: skipped when empty.)
             if n == 1:
-                out = cls.forward(inputs[0]._data, **params)
+                if params:
+                    out = cls.forward(inputs[0]._data, **params)
+                else:
+                    out = cls.forward(inputs[0]._data)
             elif n == 2:
-                out = cls.forward(inputs[0]._data, inputs[1]._data, **params)
+                if params:
+                    out = cls.forward(inputs[0]._data, inputs[1]._data, **params)
+                else:
+                    out = cls.forward(inputs[0]._data, inputs[1]._data)
             else:
                 out = cls.forward(*[t._data for t in inputs], **params)
         except ValueError as exc:
