@@ -91,7 +91,7 @@ class _Columns:
     """
 
     def __init__(self, x_shape: tuple, dtype: Any, kernel: tuple, stride: tuple, padding: tuple,
-                 dilation: tuple, groups: int, out_hw: tuple) -> None:
+                 dilation: tuple, groups: int, out_hw: tuple, narrow: bool = True) -> None:
         N, C, H, W = x_shape
         kh, kw = kernel
         Ho, Wo = out_hw
@@ -99,7 +99,7 @@ class _Columns:
         self.padding = padding
         self.out_hw = out_hw
         self.Hp = H + 2 * padding[0]
-        self.narrow = stride[0] == 1 and kh > 1
+        self.narrow = narrow and stride[0] == 1 and kh > 1
         per_sample = C * kw * self.Hp * Wo if self.narrow else C * kh * kw * Ho * Wo
         self.nb = max(1, min(N, _CHUNK_ELEMENTS // max(per_sample, 1)))
         self.pad_buf = None
@@ -177,6 +177,20 @@ def _conv2d(x: Any, w: Any, stride: tuple, padding: tuple, dilation: tuple,
         src = x if stride == (1, 1) else x[:, :, ::stride[0], ::stride[1]]
         src = xp.ascontiguousarray(src).reshape(N, G, Cg, Ho * Wo)
         xp.matmul(w.reshape(G, Cog, Cg), src, out=out_g)
+        if bias is not None:
+            out += bias.reshape(1, Cout, 1, 1)
+        return out
+    if Cg * kw < 24:
+        # Few input channels (a first layer: 1 or 3 channels): the narrow layout's GEMMs
+        # would have an inner size of Cg*kw (3 for MNIST), which BLAS runs badly. Full
+        # columns, and channels x positions GEMMs written straight into the NCHW output.
+        # Measured (64 samples, 2 cores): 1->32 3x3 on 28x28 3.6 -> 0.6 ms; 3->32 3x3 on
+        # 32x32 5.4 -> 1.7 ms; 3->64 7x7 21 -> 9 ms. From Cg*kw = 24 on, narrow wins.
+        cols = _Columns(x.shape, dtype, (kh, kw), stride, padding, dilation, G, (Ho, Wo),
+                        narrow=False)
+        wg = w.reshape(G, Cog, Cg * kh * kw)
+        for n0, n1, mat in cols.chunks(x):
+            xp.matmul(wg, mat, out=out_g[n0:n1])
         if bias is not None:
             out += bias.reshape(1, Cout, 1, 1)
         return out

@@ -621,9 +621,12 @@ class ReluBackward(Op):
     def forward(g, y):
         zero = _ZERO[g.dtype]
         mask = y > zero
-        if xp.isfinite(g).all():
-            # Measured on 64x64x24x24: multiplying by the mask takes 1.4 ms, where() 8.9 ms.
-            return xp.multiply(g, mask)
+        if g.ndim and xp.isfinite(g).all():
+            # Measured on 64x64x24x24: the mask as floats multiplied in place takes 0.7 ms,
+            # multiplying by the bool mask 1.4 ms (a casting loop), where() 8.9 ms.
+            out = mask.astype(g.dtype)
+            _multiply(g, out, out)
+            return out
         return xp.where(mask, g, zero)  # a NaN/inf gradient at a dead unit must still give 0
 
     @staticmethod

@@ -88,31 +88,34 @@ def _hw(p: Sequence[int], fill: int) -> tuple:
 
 
 def _max_pool_indices(x: Any, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple,
-                      ceil_mode: bool) -> Any:
-    """Flat argmax index (``h * W + w``) of every window of ``x`` (N, C, H, W)."""
+                      ceil_mode: bool) -> tuple[Any, Any]:
+    """Flat argmax index (``h * W + w``) of every window of ``x`` (N, C, H, W), and the window
+    maxima when they came for free (else None)."""
     N, C, H, W = x.shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
     Ho = _pool_out(H, kh, sh, ph, dh, ceil_mode)
     Wo = _pool_out(W, kw, sw, pw, dw, ceil_mode)
     out_hw = (Ho, Wo)
-    if (_tiles(x.shape, out_hw, kernel, stride, padding, dilation) and kh * kw <= 16
-            and not (x.dtype.kind == "f" and xp.isnan(x).any())):
+    if _tiles(x.shape, out_hw, kernel, stride, padding, dilation) and kh * kw <= 16:
         # Small tiling windows: compare the kh*kw strided taps in place (first maximum wins,
         # as torch) instead of copying every window out and calling argmax on a tiny axis.
-        # Measured on 64x64x24x24, 2x2: 32 ms -> 5 ms.
+        # The running maximum is the pooled output; `off` tracks the winner's offset in the
+        # plane. Measured on 64x64x24x24, 2x2: 32 ms -> 4 ms.
         best = x[:, :, 0:Ho * kh:kh, 0:Wo * kw:kw].copy()
-        code = xp.zeros(best.shape, dtype=xp.int8)
+        off = xp.zeros(best.shape, dtype=xp.int32)
         mask = xp.empty(best.shape, dtype=bool)
         for t in range(1, kh * kw):
             i, j = divmod(t, kw)
             tap = x[:, :, i:Ho * kh:kh, j:Wo * kw:kw]
             xp.greater(tap, best, out=mask)
-            xp.maximum(best, tap, out=best)  # no NaN here, so max == "replace where greater"
-            code += mask.view(xp.int8) * xp.int8(t) - mask.view(xp.int8) * code
-        # window offset t -> flat offset (t // kw) * W + t % kw, looked up once per element
-        lut = xp.array([(t // kw) * W + t % kw for t in range(kh * kw)], dtype=xp.int64)
-        base = (xp.arange(Ho) * (kh * W)).reshape(Ho, 1) + xp.arange(Wo) * kw
-        return base + lut[code]
+            xp.maximum(best, tap, out=best)
+            # off = where(mask, offset of tap t, off), as integer arithmetic (3x faster)
+            off += mask.view(xp.int8) * (xp.int32(i * W + j) - off)
+        # NumPy's maximum propagates NaN, so a window holding one shows it in `best`; those
+        # take the general path, which follows torch's rule for NaN.
+        if not (x.dtype.kind == "f" and xp.isnan(best).any()):
+            base = (xp.arange(Ho) * (kh * W)).reshape(Ho, 1) + xp.arange(Wo) * kw
+            return base + off, best
     if _tiles(x.shape, out_hw, kernel, stride, padding, dilation):
         win = x[:, :, :Ho * kh, :Wo * kw].reshape(N, C, Ho, kh, Wo, kw).transpose(0, 1, 2, 4, 3, 5)
         flat = win.reshape(N, C, Ho, Wo, kh * kw)
@@ -128,7 +131,7 @@ def _max_pool_indices(x: Any, kernel: tuple, stride: tuple, padding: tuple, dila
         i, j = code // kw, code % kw
         rows = xp.arange(Ho).reshape(Ho, 1) * kh + i
         cols = xp.arange(Wo) * kw + j
-        return rows * W + cols
+        return rows * W + cols, None
     if x.dtype.kind == "f":
         low = -xp.inf
     elif x.dtype.kind == "b":
@@ -157,7 +160,7 @@ def _max_pool_indices(x: Any, kernel: tuple, stride: tuple, padding: tuple, dila
             xp.copyto(code, i * kw + j, where=mask)
     rows = hs.reshape(Ho, 1) + (code // kw) * dh
     cols = ws + (code % kw) * dw
-    return rows * W + cols
+    return rows * W + cols, None
 
 
 def _adaptive_bounds(n: int, out: int) -> tuple[Any, Any]:
@@ -194,6 +197,11 @@ def _adaptive_max_indices(x: Any, out_hw: tuple) -> tuple[Any, bool]:
     return code_h * W + code_w, overlap
 
 
+def _plane_offsets(N: int, C: int, plane: int, shape: tuple) -> Any:
+    """The flat offset of each (n, c) plane, shaped to broadcast against ``shape``."""
+    return (xp.arange(N * C, dtype=xp.int64) * plane).reshape((N, C) + (1,) * (len(shape) - 2))
+
+
 class MaxPool(Op):
     """out = x[indices] per plane (the window maxima);  d out = dx[indices]."""
 
@@ -201,18 +209,22 @@ class MaxPool(Op):
     needs_inputs = False
 
     @staticmethod
-    def forward(x, *, indices, input_shape, overlap):
-        flat = x.reshape(x.shape[0], x.shape[1], -1)
-        out = xp.take_along_axis(flat, indices.reshape(x.shape[0], x.shape[1], -1), axis=2)
-        return out.reshape(indices.shape)
+    def forward(x, *, indices, input_shape, overlap, values=None):
+        # `values`: x at `indices` when the index search produced them already (the pooled
+        # maxima); the gather below gives the same array.
+        if values is not None:
+            return values
+        N, C = x.shape[:2]
+        flat = _plane_offsets(N, C, int(xp.prod(x.shape[2:])), indices.shape) + indices
+        return x.reshape(-1)[flat]
 
     @staticmethod
-    def vjp(g, out, x, *, indices, input_shape, overlap):
+    def vjp(g, out, x, *, indices, input_shape, overlap, values=None):
         return (MaxPoolBackward.apply(g, indices=indices, input_shape=input_shape,
                                       overlap=overlap),)
 
     @staticmethod
-    def jvp(x_dot, out, x, *, indices, input_shape, overlap):
+    def jvp(x_dot, out, x, *, indices, input_shape, overlap, values=None):
         return MaxPool.apply(x_dot, indices=indices, input_shape=input_shape, overlap=overlap)
 
 
@@ -226,15 +238,13 @@ class MaxPoolBackward(Op):
     @staticmethod
     def forward(g, *, indices, input_shape, overlap):
         N, C = input_shape[:2]
-        dx = xp.zeros((N, C, int(xp.prod(input_shape[2:]))), dtype=g.dtype)
-        idx = indices.reshape(N, C, -1)
-        src = g.reshape(N, C, -1)
-        if overlap:
-            # windows share inputs: duplicates must accumulate (one flat ufunc.at pass)
-            plane = xp.arange(N * C).reshape(N, C, 1) * dx.shape[2]
-            xp.add.at(dx.reshape(-1), (idx + plane).reshape(-1), src.reshape(-1))
-        else:
-            xp.put_along_axis(dx, idx, src, axis=2)
+        plane = int(xp.prod(input_shape[2:]))
+        dx = xp.zeros(N * C * plane, dtype=g.dtype)
+        flat = (_plane_offsets(N, C, plane, indices.shape) + indices).reshape(-1)
+        if overlap:  # windows share inputs: duplicates must accumulate (one ufunc.at pass)
+            xp.add.at(dx, flat, g.reshape(-1))
+        else:  # (a flat scatter: 3x faster than put_along_axis, measured on 64x64x24x24)
+            dx[flat] = g.reshape(-1)
         return dx.reshape(input_shape)
 
     @staticmethod
@@ -440,11 +450,13 @@ def _max_pool(name: str, nd: int, input: Any, kernel_size: Any, stride: Any, pad
     out_hw = [_pool_out(n, kk, ss, pp, dd, ceil_mode)
               for n, kk, ss, pp, dd in zip(x4.shape[2:], k2, s2, p2, d2)]
     _check_out(x._data.shape, out_hw[2 - nd:])
-    idx = _max_pool_indices(x4, k2, s2, p2, d2, ceil_mode)
+    idx, values = _max_pool_indices(x4, k2, s2, p2, d2, ceil_mode)
     if nd == 1:
         idx = idx[:, :, 0, :]
+        values = None if values is None else values[:, :, 0, :]
     overlap = any(ss < dd * (kk - 1) + 1 for kk, ss, dd in zip(k, s, d))
-    out = MaxPool.apply(x, indices=idx, input_shape=x._data.shape, overlap=overlap)
+    out = MaxPool.apply(x, indices=idx, input_shape=x._data.shape, overlap=overlap,
+                        values=values)
     indices = _backend.wrap(idx)
     if unbatched:
         return out.squeeze(0), indices.squeeze(0)

@@ -139,7 +139,13 @@ class Adam(Optimizer):
         if group["amsgrad"]:
             max_exp_avg_sq = state["max_exp_avg_sq"]
             np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-            denom = np.sqrt(max_exp_avg_sq) / bias_correction2_sqrt + group["eps"]
+            denom = np.sqrt(max_exp_avg_sq)
         else:
-            denom = np.sqrt(exp_avg_sq) / bias_correction2_sqrt + group["eps"]
-        p += (-step_size * exp_avg) / denom
+            denom = np.sqrt(exp_avg_sq)
+        # denom = sqrt(v) / bias_correction2_sqrt + eps; p += (-step_size * m) / denom, in
+        # place on two temporaries (an MNIST CNN's 1.2M-weight layer is memory-bound here)
+        denom /= bias_correction2_sqrt
+        denom += group["eps"]
+        update = np.multiply(exp_avg, -step_size)
+        update /= denom
+        p += update

@@ -647,7 +647,9 @@ def _add_(y: np.ndarray, alpha: float, x: np.ndarray) -> None:
 
 def _addcmul_(y: np.ndarray, value: float, t1: np.ndarray, t2: np.ndarray) -> None:
     """torch's ``y.addcmul_(t1, t2, value=value)``: ``y += (value * t1) * t2``."""
-    y += (value * t1) * t2
+    tmp = np.multiply(t1, value)  # (one temporary, reused: large parameters are memory-bound)
+    tmp *= t2
+    y += tmp
 
 
 def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
@@ -657,7 +659,10 @@ def _lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
     accurate near 1), with ``weight - 1`` in the array's dtype.
     """
     w = start.dtype.type(weight)
+    d = np.subtract(end, start)  # (one temporary, reused: large parameters are memory-bound)
     if abs(w) < 0.5:
-        start += w * (end - start)
+        d *= w
+        start += d
     else:
-        start[...] = end + (w - start.dtype.type(1)) * (end - start)
+        d *= w - start.dtype.type(1)
+        np.add(end, d, out=start)
