@@ -25,6 +25,10 @@ __all__ = ["Tensor", "Size"]
 _ndarray = np.ndarray
 _new = object.__new__
 _INFERENCE = {"inference": True}  # shared _extra of tensors made under inference_mode
+_INFERENCE_INPLACE_MSG = (
+    "Inplace update to inference tensor outside InferenceMode is not allowed.You can make a "
+    "clone to get a normal tensor before doing inplace update.See "
+    "https://github.com/pytorch/rfcs/pull/17 for more details.")
 
 
 class Size(tuple):
@@ -145,6 +149,9 @@ class Tensor:
                 "var_no_grad = var.detach().")
         if value and not self.dtype.is_floating_point:
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
+        if value and self._extra is not None and self.is_inference() and not STATE.inference:
+            raise RuntimeError("Setting requires_grad=True on inference tensor outside "
+                               "InferenceMode is not allowed.")
         self._requires_grad = bool(value)
 
     @property
@@ -242,6 +249,8 @@ class Tensor:
     @property
     def _version(self) -> int:
         """How many times this tensor (or a view of its memory) was modified in place."""
+        if self._extra is not None and self.is_inference():
+            raise RuntimeError("Inference tensors do not track version counter.")
         return self._vbox[0]
 
     @property
@@ -428,8 +437,16 @@ class Tensor:
             self.grad_fn.retained = weakref.ref(self)
 
     # -- in-place machinery -------------------------------------------------------------------
+    def _check_inplace(self) -> None:
+        """Raise, as torch, for an in-place change to an inference tensor outside
+        inference_mode (called where ``self._extra`` is set: the rare case)."""
+        if self.is_inference() and not STATE.inference:
+            raise RuntimeError(_INFERENCE_INPLACE_MSG)
+
     def _bump(self) -> None:
         """Count one in-place change (shared with every view of the same memory)."""
+        if self._extra is not None:  # (after paths that write first: a last safeguard)
+            self._check_inplace()
         box = self._vbox
         if box is ZERO_VERSION:
             self._vbox = [1]
@@ -449,6 +466,8 @@ class Tensor:
         Under grad recording, ``self`` takes ``result``'s history; otherwise the values are
         written into ``self``'s memory (so views see them). The version counter is bumped.
         """
+        if self._extra is not None:
+            self._check_inplace()
         rd = result._data
         sd = self._data
         if rd.dtype != sd.dtype and not _can_cast(rd.dtype, sd.dtype):
@@ -491,6 +510,8 @@ class Tensor:
 
     def _inplace_recording(self, *others: Any) -> bool:
         """Whether an in-place op on self with these operands must be recorded."""
+        if self._extra is not None:  # every in-place path asks this before it writes
+            self._check_inplace()
         if not STATE.enabled:
             return False
         if self._requires_grad:

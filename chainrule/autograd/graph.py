@@ -37,6 +37,13 @@ _FREED_MSG = (
     "calling backward."
 )
 
+_INFERENCE_SAVED_MSG = (
+    "Inference tensors cannot be saved for backward. Please do not use Tensors created in "
+    "inference mode in computation tracked by autograd. To work around this, you can make a "
+    "clone to get a normal tensor and use it in autograd, or use `torch.no_grad()` instead of "
+    "`torch.inference_mode()`."
+)
+
 # From 3.14 the interpreter may borrow stack references, so refcounts undercount: never steal.
 _BORROWED_REFS = sys.version_info >= (3, 14)
 
@@ -108,6 +115,18 @@ class _Zeros:
 
 
 _UNMODIFIED = _Zeros()
+
+
+def _saved_versions(inputs: Sequence[Any]) -> Any:
+    """The version of each input a node saves (the rare path of Node.__init__); an inference
+    tensor cannot be saved, as in torch (it has no version counter to check)."""
+    for t in inputs:
+        if t._extra is not None and t.is_inference():
+            raise RuntimeError(_INFERENCE_SAVED_MSG)
+    for t in inputs:
+        if t._vbox[0]:
+            return [t._vbox[0] for t in inputs]
+    return _UNMODIFIED
 
 
 class Node:
@@ -186,8 +205,9 @@ class Node:
             self.inputs = inputs
             self.versions = _UNMODIFIED
             for t in inputs:
-                if t._vbox[0]:
-                    self.versions = [t._vbox[0] for t in inputs]
+                # _extra is set only on tensors with hooks or made under inference_mode (rare)
+                if t._vbox[0] or t._extra is not None:
+                    self.versions = _saved_versions(inputs)
                     break
         else:
             self.inputs = None
@@ -725,7 +745,15 @@ def _own(g: Any) -> Any:
         return arr.copy()
     # References to g: the caller's local, this frame's argument, getrefcount's argument.
     # References to arr: g._data, this frame's local, getrefcount's argument.
-    if (arr.base is None and arr.flags.c_contiguous and arr.flags.writeable
-            and sys.getrefcount(g) <= 4 and sys.getrefcount(arr) <= 3):
+    if not (arr.flags.c_contiguous and arr.flags.writeable and sys.getrefcount(g) <= 4
+            and sys.getrefcount(arr) <= 3):
+        return arr.copy()
+    base = arr.base
+    if base is None:
+        return arr
+    # A contiguous view of a buffer that only it refers to (a matmul result reshaped or
+    # transposed back): the buffer is as private as arr. References to base: arr's, this
+    # frame's local, getrefcount's argument.
+    if base.__class__ is _ndarray and base.base is None and sys.getrefcount(base) <= 3:
         return arr
     return arr.copy()

@@ -58,6 +58,7 @@ class Op:
     once_differentiable: ClassVar[bool] = False
     _node_cls: ClassVar[type[Node]]
     _flags: ClassVar[int]
+    _variants: ClassVar[dict[str, type[Op]]]
 
     def __init_subclass__(cls, register: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -74,6 +75,36 @@ class Op:
             if prev is not None and prev is not cls and not _same_source(prev, cls):
                 raise RuntimeError(f"two primitives registered as {cls.name!r}")
             OPS[cls.name] = cls
+
+    @classmethod
+    def variant(cls, backward_name: str) -> type[Op]:
+        """This primitive under another grad_fn name: the same math, torch's overload's name.
+
+        torch names overloads of one op apart (``x.sum()`` gives ``SumBackward0``,
+        ``x.sum(0)`` ``SumBackward1``). A variant is a subclass that only renames the node; it
+        keeps the parent's ``name`` (anomaly messages) and is not added to :data:`OPS`, since
+        it is no new primitive. Variants are cached per class: one subclass per name.
+
+        Example:
+            >>> import chainrule
+            >>> from chainrule.ops.reduce import Sum
+            >>> SumDim = Sum.variant("SumBackward1")
+            >>> SumDim is Sum.variant("SumBackward1"), SumDim.name
+            (True, 'sum')
+            >>> x = chainrule.ones(2, 3, requires_grad=True)
+            >>> SumDim.apply(x, dim=(0,), keepdim=False)
+            tensor([2., 2., 2.], grad_fn=<SumBackward1>)
+        """
+        cache = cls.__dict__.get("_variants")  # not inherited: a subclass has its own cache
+        if cache is None:
+            cache = cls._variants = {}
+        sub = cache.get(backward_name)
+        if sub is None:
+            namespace = {"name": cls.name, "backward_name": backward_name,
+                         "__module__": cls.__module__, "__doc__": cls.__doc__}
+            sub = cache[backward_name] = type(cls)(cls.__name__, (cls,), namespace,
+                                                   register=False)
+        return sub
 
     @staticmethod
     def forward(*arrays: Any, **params: Any) -> Any:

@@ -87,6 +87,7 @@ def constant(value: Any, npdtype: Any) -> Any:
         except OverflowError:  # torch wraps out-of-range ints (uint8 * -3), NumPy 2 refuses
             arr = xp.asarray(value).astype(npdtype)
         t = _backend.make_tensor(arr)
+        t._extra = None  # shared beyond an inference_mode block: never an inference tensor
         if value and value == value and value.__class__ is not bool:
             if len(_constants) > 4096:
                 _constants.clear()

@@ -1012,6 +1012,11 @@ def neg(input: Any) -> Any:
 negative = neg
 
 
+# torch's overloads of one primitive, named apart (see Op.variant)
+_POW_TENSORS = Pow.variant("PowBackward1")  # pow(Tensor, Tensor)
+_POW_NUMBER_BASE = Pow.variant("PowBackward2")  # pow(Scalar, Tensor): 2 ** x
+
+
 def pow(input: Any, exponent: Any) -> Any:
     """``input ** exponent`` element-wise (either may be a number).
 
@@ -1028,7 +1033,7 @@ def pow(input: Any, exponent: Any) -> Any:
                 raise RuntimeError("Integers to negative integer powers are not allowed.")
         return PowScalar.apply(input, exponent=exponent)
     x, y = binary_operands(input, exponent)
-    return Pow.apply(x, y)
+    return (_POW_TENSORS if is_tensor(input) else _POW_NUMBER_BASE).apply(x, y)
 
 
 def _rpow(self: Any, other: Any) -> Any:
@@ -1229,6 +1234,11 @@ def frac(input: Any) -> Any:
     return input - trunc(input)
 
 
+_CLAMP = Clamp.variant("ClampBackward1")  # torch's clamp with number bounds
+_CLAMP_MIN = Clamp.variant("ClampMinBackward0")
+_CLAMP_MAX = Clamp.variant("ClampMaxBackward0")
+
+
 def clamp(input: Any, min: Any = None, max: Any = None) -> Any:
     """Limit each element to ``[min, max]``; bounds may be numbers or tensors.
 
@@ -1240,6 +1250,10 @@ def clamp(input: Any, min: Any = None, max: Any = None) -> Any:
         >>> chainrule.clamp(chainrule.tensor([-2., 0.5, 3.]), min=-1, max=1)
         tensor([-1.0000,  0.5000,  1.0000])
     """
+    return _clamp(input, min, max, _CLAMP)
+
+
+def _clamp(input: Any, min: Any, max: Any, op: type[Op]) -> Any:
     if min is None and max is None:
         raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
     if is_tensor(min) or is_tensor(max):
@@ -1255,7 +1269,7 @@ def clamp(input: Any, min: Any = None, max: Any = None) -> Any:
     for bound in (min, max):
         if isinstance(bound, float) and x._data.dtype.kind != "f":
             x = cast(x, dtypes.get_default_dtype())
-    return Clamp.apply(x, min=min, max=max)
+    return op.apply(x, min=min, max=max)
 
 
 clip = clamp
@@ -1263,12 +1277,12 @@ clip = clamp
 
 def clamp_min(input: Any, min: Any) -> Any:
     """``clamp(input, min=min)``."""
-    return clamp(input, min=min)
+    return _clamp(input, min, None, _CLAMP_MIN)
 
 
 def clamp_max(input: Any, max: Any) -> Any:
     """``clamp(input, max=max)``."""
-    return clamp(input, max=max)
+    return _clamp(input, None, max, _CLAMP_MAX)
 
 
 def maximum(input: Any, other: Any) -> Any:
@@ -1576,8 +1590,16 @@ def _radd(self: Any, other: Any) -> Any:
     return add(other, self)
 
 
-def _rsub(self: Any, other: Any) -> Any:
-    return sub(other, self)
+_RSUB = Sub.variant("RsubBackward1")
+
+
+def _rsub(input: Any, other: Any) -> Any:
+    """``input - other`` reached through ``other.__rsub__`` (``1 - x``): torch's rsub, the
+    same math as :func:`sub` under the grad_fn name ``RsubBackward1``."""
+    x, y = binary_operands(input, other)
+    if x._data.dtype.kind == "b":
+        return sub(input, other)  # torch's error for bool operands
+    return _RSUB.apply(x, y)
 
 
 def _rmul(self: Any, other: Any) -> Any:
@@ -1664,7 +1686,7 @@ def _new_zeros(self: Any, *size: Any, dtype: Any = None, requires_grad: bool = F
 TENSOR_METHODS = {
     "__add__": _fast_dunder(Add, add), "__radd__": _fast_dunder(Add, add, reflected=True),
     "__iadd__": "add_",
-    "__sub__": _fast_dunder(Sub, sub), "__rsub__": _fast_dunder(Sub, sub, reflected=True),
+    "__sub__": _fast_dunder(Sub, sub), "__rsub__": _fast_dunder(_RSUB, _rsub, reflected=True),
     "__isub__": "sub_",
     "__mul__": _fast_dunder(Mul, mul), "__rmul__": _fast_dunder(Mul, mul, reflected=True),
     "__imul__": "mul_",

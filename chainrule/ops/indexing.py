@@ -867,6 +867,11 @@ def _long_name(t: Any) -> str:
     return names.get(t.dtype.name, t.dtype.name)
 
 
+# torch's masked_fill with a number (0) and with a tensor value (1); here Where (see Op.variant)
+_MASKED_FILL = Where.variant("MaskedFillBackward0")
+_MASKED_FILL_TENSOR = Where.variant("MaskedFillBackward1")
+
+
 def masked_fill(input: Any, mask: Any, value: Any) -> Any:
     """``value`` where ``mask`` is True, ``input`` elsewhere (mask broadcasts).
 
@@ -878,7 +883,10 @@ def masked_fill(input: Any, mask: Any, value: Any) -> Any:
     """
     m = _bool_mask("masked_fill_", mask)
     v = _fill_value("masked_fill_", input, value)
-    return Where.apply(m, v, input)
+    if is_tensor(value):
+        # the mask inverted, so the edges come in torch's order: input, then value
+        return _MASKED_FILL_TENSOR.apply(_backend.wrap(~m._data), input, v)
+    return _MASKED_FILL.apply(m, v, input)
 
 
 def masked_select(input: Any, mask: Any) -> Any:

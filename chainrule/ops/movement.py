@@ -35,6 +35,8 @@ def _as_view(result: Any, base: Any) -> Any:
     """Mark ``result`` as a view of ``base``: shared version counter, base recorded."""
     result._vbox = base._shared_vbox()
     result._base = base._base if base._base is not None else base
+    if base._extra is not None and base.is_inference():  # views of inference tensors are too
+        result._extra = {"inference": True}
     return result
 
 
@@ -237,6 +239,25 @@ class Cat(Op):
         return Cat.apply(*args[:len(sizes)], dim=dim, sizes=sizes)
 
 
+class Stack(Op):
+    """out = the inputs joined along a new dim ``dim``;  the vjp selects g apart again."""
+
+    needs_inputs = False
+
+    @staticmethod
+    def forward(*xs, dim):
+        return xp.stack(xs, axis=dim)
+
+    @staticmethod
+    def vjp(g, out, *xs, dim):
+        return tuple(Select.apply(g, dim=dim, index=i, src=g.shape) for i in range(len(xs)))
+
+    @staticmethod
+    def jvp(*args, dim):
+        # args: one tangent per input, the output, then one (unsaved) value per input
+        return Stack.apply(*args[:(len(args) - 1) // 2], dim=dim)
+
+
 class Flip(Op):
     """out = x reversed along ``dims`` (a copy, as torch);  d out = dx flipped."""
 
@@ -366,6 +387,18 @@ class ConstantPadNd(Op):
     @staticmethod
     def jvp(x_dot, out, x, *, pad, value):
         return ConstantPadNd.apply(x_dot, pad=pad, value=0)
+
+
+# torch names overloads apart where chainrule has one primitive (see Op.variant)
+_SQUEEZE_ALL = Reshape.variant("SqueezeBackward0")
+_SQUEEZE_DIM = Reshape.variant("SqueezeBackward1")
+_SQUEEZE_DIMS = Reshape.variant("SqueezeBackward2")
+_UNSQUEEZE = Reshape.variant("UnsqueezeBackward0")
+_TRANSPOSE = Permute.variant("TransposeBackward0")
+_TRANSPOSE_2D = Permute.variant("TBackward0")
+_SPLIT = Narrow.variant("SplitBackward0")
+_SPLIT_WITH_SIZES = Narrow.variant("SplitWithSizesBackward0")
+_UNBIND = Select.variant("UnbindBackward0")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -541,7 +574,7 @@ def unsqueeze(input: Any, dim: int) -> Any:
     """
     src = input._data.shape
     d = wrap_dim(dim, len(src) + 1)
-    return _as_view(Reshape.apply(input, shape=src[:d] + (1,) + src[d:], src=src), input)
+    return _as_view(_UNSQUEEZE.apply(input, shape=src[:d] + (1,) + src[d:], src=src), input)
 
 
 def squeeze(input: Any, dim: Any = None) -> Any:
@@ -556,10 +589,12 @@ def squeeze(input: Any, dim: Any = None) -> Any:
     src = input._data.shape
     if dim is None:
         drop = {i for i, s in enumerate(src) if s == 1}
+        op = _SQUEEZE_ALL
     else:
         drop = {d for d in _dims_arg((dim,), len(src)) if d < len(src) and src[d] == 1}
+        op = _SQUEEZE_DIMS if isinstance(dim, (tuple, list)) else _SQUEEZE_DIM
     shape = tuple(s for i, s in enumerate(src) if i not in drop)
-    return _as_view(Reshape.apply(input, shape=shape, src=src), input)
+    return _as_view(op.apply(input, shape=shape, src=src), input)
 
 
 def permute(input: Any, *dims: Any) -> Any:
@@ -595,7 +630,7 @@ def transpose(input: Any, dim0: int, dim1: int) -> Any:
     dims = list(range(nd))
     if nd:
         dims[d0], dims[d1] = dims[d1], dims[d0]
-    return _as_view(Permute.apply(input, dims=tuple(dims)), input)
+    return _as_view(_TRANSPOSE.apply(input, dims=tuple(dims)), input)
 
 
 def swapaxes(input: Any, axis0: int, axis1: int) -> Any:
@@ -672,7 +707,7 @@ def t(input: Any) -> Any:
     nd = input._data.ndim
     if nd > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {nd}D")
-    return _as_view(Permute.apply(input, dims=tuple(range(nd))[::-1]), input)
+    return _as_view(_TRANSPOSE_2D.apply(input, dims=tuple(range(nd))[::-1]), input)
 
 
 def _T(self: Any) -> Any:
@@ -875,12 +910,13 @@ def select(input: Any, dim: int, index: Any) -> Any:
     return _as_view(Select.apply(input, dim=d, index=index % size, src=shape), input)
 
 
-def _split_sizes(input: Any, sizes: Sequence[int], dim: int) -> tuple[Any, ...]:
+def _split_sizes(input: Any, sizes: Sequence[int], dim: int,
+                 op: type[Op] = _SPLIT_WITH_SIZES) -> tuple[Any, ...]:
     shape = input._data.shape
     out = []
     start = 0
     for n in sizes:
-        out.append(_as_view(Narrow.apply(input, dim=dim, start=start, length=n, src=shape),
+        out.append(_as_view(op.apply(input, dim=dim, start=start, length=n, src=shape),
                             input))
         start += n
     return tuple(out)
@@ -910,9 +946,9 @@ def split(tensor: Any, split_size_or_sections: Any, dim: int = 0) -> tuple[Any, 
             raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got "
                                f"dimension size of {n}")
         if n == 0:
-            return _split_sizes(tensor, [0], d)
+            return _split_sizes(tensor, [0], d, _SPLIT)
         sizes = [size] * (n // size) + ([n % size] if n % size else [])
-        return _split_sizes(tensor, sizes, d)
+        return _split_sizes(tensor, sizes, d, _SPLIT)
     sizes = [int(s) for s in split_size_or_sections]
     if sum(sizes) != n or any(s < 0 for s in sizes):
         raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} (input "
@@ -950,7 +986,9 @@ def unbind(input: Any, dim: int = 0) -> tuple[Any, ...]:
     if input._data.ndim == 0:
         raise IndexError("Dimension specified as 0 but tensor has no dimensions")
     d = wrap_dim(dim, input._data.ndim)
-    return tuple(select(input, d, i) for i in range(input._data.shape[d]))
+    shape = input._data.shape
+    return tuple(_as_view(_UNBIND.apply(input, dim=d, index=i, src=shape), input)
+                 for i in range(shape[d]))
 
 
 def sum_to_size(input: Any, *size: Any) -> Any:
@@ -1211,7 +1249,8 @@ def stack(tensors: Sequence[Any], dim: int = 0) -> Any:
                                f"{list(first)} at entry 0 and {list(t_._data.shape)} at entry "
                                f"{i}")
     d = wrap_dim(dim, len(first) + 1)
-    return cat([unsqueeze(t_, d) for t_ in tensors], d)
+    dtype = result_type(*tensors) if len(tensors) > 1 else tensors[0].dtype
+    return Stack.apply(*[cast(t_, dtype) for t_ in tensors], dim=d)
 
 
 def atleast_1d(*tensors: Any) -> Any:

@@ -436,6 +436,13 @@ def _zero_masks(x: Any, dim: int) -> tuple[Any, Any]:
 # Public functions
 
 
+# torch's reductions over given dims are other overloads than those over everything: the same
+# primitive here, named apart (see Op.variant)
+_SUM_DIM = Sum.variant("SumBackward1")
+_MEAN_DIM = Mean.variant("MeanBackward1")
+_PROD_DIM = Prod.variant("ProdBackward1")
+
+
 def _sum_input(input: Any, dtype: Any) -> Any:
     if dtype is not None:
         return cast(input, dtypes.to_dtype(dtype))
@@ -454,7 +461,8 @@ def sum(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None
         (tensor(10.), tensor([4., 6.]), chainrule.Size([2, 1]))
     """
     input = _sum_input(input, dtype)
-    return Sum.apply(input, dim=_dims(dim, input._data.ndim), keepdim=keepdim)
+    op = Sum if dim is None and not keepdim else _SUM_DIM
+    return op.apply(input, dim=_dims(dim, input._data.ndim), keepdim=keepdim)
 
 
 def mean(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = None) -> Any:
@@ -471,7 +479,8 @@ def mean(input: Any, dim: Any = None, keepdim: bool = False, *, dtype: Any = Non
         raise RuntimeError(
             f"mean(): could not infer output dtype. Input dtype must be either a floating point "
             f"or complex dtype. Got: {_dtype_name(input)}")
-    return Mean.apply(input, dim=_dims(dim, input._data.ndim), keepdim=keepdim)
+    op = Mean if dim is None and not keepdim else _MEAN_DIM
+    return op.apply(input, dim=_dims(dim, input._data.ndim), keepdim=keepdim)
 
 
 def prod(input: Any, dim: int | None = None, keepdim: bool = False, *,
@@ -482,7 +491,7 @@ def prod(input: Any, dim: int | None = None, keepdim: bool = False, *,
         >>> import chainrule
         >>> x = chainrule.tensor([[1., 2.], [0., 4.]], requires_grad=True)
         >>> x.prod(1)
-        tensor([2., 0.], grad_fn=<ProdBackward0>)
+        tensor([2., 0.], grad_fn=<ProdBackward1>)
         >>> x.prod().backward()
         >>> x.grad
         tensor([[0., 0.],
@@ -495,7 +504,7 @@ def prod(input: Any, dim: int | None = None, keepdim: bool = False, *,
     if not isinstance(dim, (int, np.integer)):
         raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
     d = wrap_dim(int(dim), nd)
-    return Prod.apply(input, dim=None if nd == 0 else (d,), keepdim=keepdim)
+    return _PROD_DIM.apply(input, dim=None if nd == 0 else (d,), keepdim=keepdim)
 
 
 def _empty_check(name: str, input: Any, dims: tuple[int, ...] | None, exc: type) -> None:

@@ -154,19 +154,97 @@ NAMED_OPS = [
     ("view", lambda x: x.view(6)),
     ("reshape", lambda x: x.reshape(3, 2)),
     ("select", lambda x: x[0]),
+    # one chainrule primitive, several torch overloads told apart by name (Op.variant)
+    ("t", lambda x: x.t()),
+    ("T_is_permute", lambda x: x.T),
+    ("transpose", lambda x: x.transpose(0, 1)),
+    ("mT", lambda x: x.mT),
+    ("swapaxes", lambda x: x.swapaxes(1, 0)),
+    ("permute", lambda x: x.permute(1, 0)),
+    ("sum_dim", lambda x: x.sum(0)),
+    ("sum_dims_keepdim", lambda x: x.sum((0, 1), keepdim=True)),
+    ("mean_dim", lambda x: x.mean(1)),
+    ("prod", lambda x: x.prod()),
+    ("prod_dim", lambda x: x.prod(0)),
+    ("max", lambda x: x.max()),
+    ("amax", lambda x: x.amax(0)),
+    ("squeeze", lambda x: x.view(1, 2, 3).squeeze()),
+    ("squeeze_dim", lambda x: x.view(1, 2, 3).squeeze(0)),
+    ("squeeze_dims", lambda x: x.view(1, 2, 3).squeeze((0, 1))),
+    ("unsqueeze", lambda x: x.unsqueeze(-1)),
+    ("clamp", lambda x: x.clamp(0.5, 2)),
+    ("clamp_min", lambda x: x.clamp(min=0)),
+    ("clamp_min_fn", lambda x: x.clamp_min(0)),
+    ("clamp_max_fn", lambda x: x.clamp_max(1)),
+    ("pow_tensors", lambda x: x ** (x * 2)),
+    ("stack", lambda x: chainrule_or_torch(x).stack([x, x * 2], 1)),
+    ("split", lambda x: x.split(1)[1]),
+    ("split_with_sizes", lambda x: x.split([1, 2], 1)[1]),
+    ("chunk", lambda x: x.chunk(2, 1)[0]),
+    ("unbind", lambda x: x.unbind(1)[2]),
+]
+
+# torch's overloads taking a number (``1 - x``, ``2 ** x``, ``masked_fill(m, 0.)``) have no edge
+# for it; chainrule wraps the number as a constant tensor input, which adds a ``None`` edge.
+NAMED_OPS_WITH_CONSTANT = [
+    ("rsub", lambda x: 1 - x),
+    ("pow_number_base", lambda x: 2 ** x),
+    ("masked_fill", lambda x: x.masked_fill(x > 1, 0.0)),
+    ("masked_fill_tensor", lambda x: x.masked_fill(x > 1, x.sum())),
+    ("masked_fill_constant_tensor", lambda x: x.masked_fill(x > 1, chainrule_or_torch(x).tensor(0.))),
 ]
 
 
-def _structure(node, depth=3):
+def chainrule_or_torch(x):
+    return torch if isinstance(x, torch.Tensor) else chainrule
+
+
+def _structure(node, depth=3, drop_none=False):
     if node is None or depth == 0:
         return None if node is None else node.name()
-    return (node.name(), tuple((_structure(n, depth - 1), i) for n, i in node.next_functions))
+    edges = [(_structure(n, depth - 1, drop_none), i) for n, i in node.next_functions
+             if not (drop_none and n is None)]
+    return (node.name(), tuple(edges))
 
 
 @pytest.mark.parametrize("name,f", NAMED_OPS, ids=[n for n, _ in NAMED_OPS])
 def test_grad_fn_names_and_next_functions_match_torch(name, f):
-    xc, xt = both(np.ones((2, 3)))
+    xc, xt = both(RNG.uniform(0.5, 2.0, (2, 3)))
     assert _structure(f(xc).grad_fn) == _structure(f(xt).grad_fn)
+
+
+@pytest.mark.parametrize("name,f", NAMED_OPS_WITH_CONSTANT,
+                         ids=[n for n, _ in NAMED_OPS_WITH_CONSTANT])
+def test_grad_fn_names_match_torch_with_number_operands(name, f):
+    xc, xt = both(RNG.uniform(0.5, 2.0, (2, 3)))
+    assert _structure(f(xc).grad_fn, drop_none=True) == _structure(f(xt).grad_fn, drop_none=True)
+    yc, yt = f(xc), f(xt)
+    g = RNG.standard_normal((2, 3))
+    yc.backward(chainrule.tensor(g))
+    yt.backward(torch.tensor(g))
+    assert_close(xc.grad, xt.grad)
+
+
+def test_op_variant_renames_the_node_only():
+    from chainrule.autograd.op import OPS
+    from chainrule.ops.reduce import Sum
+
+    before = dict(OPS)
+    v = Sum.variant("SumBackwardTest")
+    assert v is Sum.variant("SumBackwardTest") and issubclass(v, Sum)  # cached
+    assert v.name == "sum" and OPS == before and OPS["sum"] is Sum  # not a new primitive
+    # the cache is per class: a variant's own variants are not its parent's
+    assert v.variant("SumBackwardTest") is not v and "_variants" not in Sum.__base__.__dict__
+    x = chainrule.tensor(RNG.standard_normal((3, 4)), requires_grad=True)
+    g = chainrule.tensor(RNG.standard_normal(4))
+    y = v.apply(x, dim=(0,), keepdim=False)
+    assert y.grad_fn.name() == "SumBackwardTest"
+    (gv,) = chainrule.autograd.grad(y, x, g)
+    (gs,) = chainrule.autograd.grad(Sum.apply(x, dim=(0,), keepdim=False), x, g)
+    assert_close(gv, gs)
+    with chainrule.autograd.detect_anomaly(), pytest.raises(RuntimeError,
+                                                            match="Function 'sum' produced"):
+        v.apply(chainrule.tensor([float("nan"), 1.0]), dim=None, keepdim=False)
 
 
 def test_is_leaf_requires_grad_and_grad_fn():
@@ -459,3 +537,28 @@ def test_no_reference_cycles_and_flat_memory_over_10k_steps():
     # below 64 bytes a step is allocator noise (free lists, interned tuples).
     assert mem_after - mem_before < 64 * 1000, mem_after - mem_before
     assert time.perf_counter() - start < 30
+
+
+def test_leaf_gradient_buffers_are_private():
+    # The engine hands a leaf the gradient's own buffer when nothing else can see it (also
+    # when the gradient is a reshaped view of a fresh product): .grad must never alias a
+    # tensor the user can still reach.
+    x = chainrule.ones(3, 4, requires_grad=True)
+    w = chainrule.arange(12.0)
+    h = x.reshape(12) * 1.0
+    h.retain_grad()
+    (h * w).sum().backward()
+    assert_close(x.grad, w.reshape(3, 4))
+    x.grad.zero_()
+    assert_close(h.grad, w)  # retain_grad's tensor was not the buffer handed to x
+    x2 = chainrule.ones(3, 4, requires_grad=True)
+    (x2.reshape(12) * w).sum().backward()
+    assert_close(x2.grad, w.reshape(3, 4))
+    assert x2.grad._data.flags.writeable and x2.grad._data.flags.c_contiguous
+    kept = []
+    x3 = chainrule.ones(3, 4, requires_grad=True)
+    y3 = x3.reshape(12)
+    y3.register_hook(lambda g: kept.append(g))
+    (y3 * w).sum().backward()
+    x3.grad.zero_()
+    assert_close(kept[0], w)  # the hook's tensor is untouched by writes into x3.grad
