@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from chainrule._backend import device
+from chainrule._backend import memory as _memory
 from chainrule._backend.dtypes import (bool_ as bool, double, dtype, float, float16, float32,
                                        float64, get_default_dtype, half, int, int8, int16,
                                        int32, int64, long, promote_types, set_default_dtype,
@@ -50,3 +51,7 @@ from chainrule import nn  # noqa: E402
 from chainrule import optim  # noqa: E402
 
 __version__ = "0.1.0"
+
+# Keep large freed arrays for the next step instead of returning them to the OS (glibc only;
+# CHAINRULE_MALLOC_TUNING=0 refuses it): see chainrule/_backend/memory.py.
+_memory.tune_allocator()
