@@ -5,8 +5,10 @@ Measures, on full MNIST (../shared/data/mnist by default):
     train samples/s, peak RSS of the process, and the DataLoader's share of the epoch;
   - the pytorch/examples CNN (Adam, batch 64) over ``--cnn-batches`` batches: samples/s.
 Each framework runs in its own subprocess (so peak RSS is its own); torch uses 2 threads.
+The two frameworks alternate over ``--rounds`` rounds and each figure is the median of the
+rounds' ratios, with their range: on a shared 2-core machine one run's ratio can move by 30%.
 
-Run: python benchmarks/bench_mnist.py [--data DIR] [--cnn-batches 60]
+Run: python benchmarks/bench_mnist.py [--data DIR] [--cnn-batches 60] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import importlib
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -115,26 +118,35 @@ def main() -> None:
     parser.add_argument("--workload", choices=["mlp", "cnn"], help=argparse.SUPPRESS)
     parser.add_argument("--backend", choices=["chainrule", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--skip-cnn", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     if args.child:
         _child(args)
         return
-    mlp = {b: _spawn("mlp", b, args) for b in ("torch", "chainrule")}
-    t, c = mlp["torch"], mlp["chainrule"]
+    print(f"median over {args.rounds} alternating rounds (range in brackets)")
+    rounds = [{b: _spawn("mlp", b, args) for b in ("torch", "chainrule")}
+              for _ in range(args.rounds)]
+
+    def summary(key: str, fmt: str) -> str:
+        t = statistics.median(r["torch"][key] for r in rounds)
+        c = statistics.median(r["chainrule"][key] for r in rounds)
+        ratios = sorted(r["chainrule"][key] / r["torch"][key] for r in rounds)
+        return (f"torch {t:{fmt}}  chainrule {c:{fmt}}  ratio {statistics.median(ratios):.2f}x "
+                f"[{ratios[0]:.2f}-{ratios[-1]:.2f}]")
+
     print("MLP 784-512-512-10, SGD momentum, batch 128, one epoch of MNIST (60,000)")
-    print(f"  train samples/s: torch {t['samples_per_s']:,.0f}  chainrule "
-          f"{c['samples_per_s']:,.0f}  ratio {c['samples_per_s'] / t['samples_per_s']:.2f}x")
-    print(f"  peak RSS MB:     torch {t['peak_rss_mb']:.0f}  chainrule {c['peak_rss_mb']:.0f}  "
-          f"ratio {c['peak_rss_mb'] / t['peak_rss_mb']:.2f}x")
-    share_c = 100 * c["loader_s"] / c["epoch_s"]
-    share_t = 100 * t["loader_s"] / t["epoch_s"]
+    print(f"  train samples/s: {summary('samples_per_s', ',.0f')}")
+    print(f"  peak RSS MB:     {summary('peak_rss_mb', '.0f')}")
+    share_c = statistics.median(100 * r["chainrule"]["loader_s"] / r["chainrule"]["epoch_s"]
+                                for r in rounds)
+    share_t = statistics.median(100 * r["torch"]["loader_s"] / r["torch"]["epoch_s"]
+                                for r in rounds)
     print(f"  DataLoader share of the epoch: chainrule {share_c:.1f}%  (torch {share_t:.1f}%)")
     if not args.skip_cnn:
-        cnn = {b: _spawn("cnn", b, args) for b in ("torch", "chainrule")}
-        tc, cc = cnn["torch"]["samples_per_s"], cnn["chainrule"]["samples_per_s"]
+        rounds = [{b: _spawn("cnn", b, args) for b in ("torch", "chainrule")}
+                  for _ in range(args.rounds)]
         print(f"CNN (pytorch/examples), Adam, batch 64, {args.cnn_batches} batches")
-        print(f"  train samples/s: torch {tc:,.0f}  chainrule {cc:,.0f}  ratio {cc / tc:.2f}x")
-
+        print(f"  train samples/s: {summary('samples_per_s', ',.0f')}")
 
 if __name__ == "__main__":
     main()

@@ -558,6 +558,7 @@ def run_backward(
                 deps[child] = n
                 if n == 0:
                     push_ready(child)
+            gi = None  # (a stale reference would make a leaf copy the gradient it could own)
             if not retain_graph:
                 if node.custom_release:
                     node._release()
@@ -716,17 +717,24 @@ def _retain(node: Node, g: Any, create_graph: bool) -> None:
 
 
 def _accumulate_into_leaf(var: Any, g: Any, create_graph: bool) -> None:
+    # The references to g that only the engine holds, for _own: run_backward's local,
+    # _run_special's argument, this frame's. Any other holder (a second leaf that Add's vjp
+    # gave the same tensor, a hook that kept it) shows as one more.
+    engine_refs = 3
     if var._hooks is not None:
         g = _run_tensor_hooks(var._hooks, g)
+        engine_refs = 0  # a hook may have kept what it saw or returned: never steal
     if g.dtype is not var.dtype:
         g = g.to(var.dtype)
+        engine_refs = 1  # a fresh tensor: only this frame holds it
     if g._data.shape != var._data.shape:
         g = g.sum_to_size(var._data.shape)
+        engine_refs = 1
     if var.grad is None:
         if create_graph:
             var.grad = g
         else:
-            var.grad = _backend._tensor_class._make(_own(g))
+            var.grad = _backend._tensor_class._make(_own(g, engine_refs))
     elif create_graph or var.grad.requires_grad:
         var.grad = var.grad + g
     else:
@@ -737,23 +745,32 @@ def _accumulate_into_leaf(var: Any, g: Any, create_graph: bool) -> None:
             hook(var)
 
 
-def _own(g: Any) -> Any:
+def _own(g: Any, engine_refs: int) -> Any:
     """An array for ``.grad`` that aliases nothing else: the gradient's own buffer when no
-    other object can see it (torch steals the buffer the same way), else a copy."""
+    other object can see it (torch steals the buffer the same way), else a copy.
+    ``engine_refs``: the references to ``g`` the caller's frames hold (0: always copy)."""
     arr = g._data
-    if _BORROWED_REFS:
+    if _BORROWED_REFS or not engine_refs:
         return arr.copy()
-    # References to g: the caller's local, this frame's argument, getrefcount's argument.
+    # References to g: the engine's, this frame's argument, getrefcount's argument.
     # References to arr: g._data, this frame's local, getrefcount's argument.
-    if not (arr.flags.c_contiguous and arr.flags.writeable and sys.getrefcount(g) <= 4
-            and sys.getrefcount(arr) <= 3):
+    if not (arr.flags.c_contiguous and arr.flags.writeable
+            and sys.getrefcount(g) <= engine_refs + 2 and sys.getrefcount(arr) <= 3):
         return arr.copy()
     base = arr.base
     if base is None:
         return arr
     # A contiguous view of a buffer that only it refers to (a matmul result reshaped or
     # transposed back): the buffer is as private as arr. References to base: arr's, this
-    # frame's local, getrefcount's argument.
-    if base.__class__ is _ndarray and base.base is None and sys.getrefcount(base) <= 3:
-        return arr
-    return arr.copy()
+    # frame's local, getrefcount's argument, and the data of g's base tensor when g is a
+    # view tensor whose base nothing else holds (its references: g._base, this frame's
+    # local, getrefcount's argument).
+    if base.__class__ is not _ndarray or base.base is not None:
+        return arr.copy()
+    limit = 3
+    owner = g._base
+    if owner is not None and owner._data is base:
+        if sys.getrefcount(owner) > 3:
+            return arr.copy()
+        limit = 4
+    return arr if sys.getrefcount(base) <= limit else arr.copy()

@@ -562,3 +562,38 @@ def test_leaf_gradient_buffers_are_private():
     (y3 * w).sum().backward()
     x3.grad.zero_()
     assert_close(kept[0], w)  # the hook's tensor is untouched by writes into x3.grad
+
+
+def test_one_gradient_tensor_reaching_two_leaves_is_not_shared():
+    # Add's vjp hands the same tensor to both inputs: only one leaf may take its buffer.
+    a = chainrule.zeros(4, requires_grad=True)
+    b = chainrule.zeros(4, requires_grad=True)
+    (a + b).backward(chainrule.ones(4))
+    a.grad.add_(1)
+    assert_close(b.grad, chainrule.ones(4))
+    assert a.grad._data is not b.grad._data
+    # a hook that keeps the tensor it returns: the leaf must copy it
+    kept = []
+    c = chainrule.zeros(4, requires_grad=True)
+    c.register_hook(lambda g: kept.append(g * 2) or kept[-1])
+    (c * 1.0).sum().backward()
+    c.grad.zero_()
+    assert_close(kept[0], chainrule.full((4,), 2.0))
+
+
+def test_leaf_gradient_that_views_a_kept_tensor_is_copied():
+    # W's gradient is a transposed view of W.t()'s gradient; a hook keeps that one, so W
+    # must not take the shared buffer (without the hook it may, and the values are the same).
+    x = chainrule.randn(5, 4)
+    for keep in (True, False):
+        w = chainrule.randn(3, 4, requires_grad=True)
+        wt = w.t()
+        kept = []
+        if keep:
+            wt.register_hook(kept.append)
+        (x @ wt).sum().backward()
+        expected = (chainrule.ones(5, 3).t() @ x)
+        assert_close(w.grad, expected)
+        w.grad.zero_()
+        if keep:
+            assert_close(kept[0], expected.t())
