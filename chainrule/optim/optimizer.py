@@ -642,7 +642,10 @@ def _add(g: np.ndarray, alpha: float, x: np.ndarray) -> np.ndarray:
 
 def _add_(y: np.ndarray, alpha: float, x: np.ndarray) -> None:
     """torch's ``y.add_(x, alpha=alpha)`` in place."""
-    y += alpha * x
+    if alpha == 1:  # 1 * x == x exactly: skip a pass and a temporary (SGD's dampening 0)
+        y += x
+    else:
+        y += alpha * x
 
 
 def _addcmul_(y: np.ndarray, value: float, t1: np.ndarray, t2: np.ndarray) -> None:
