@@ -5,6 +5,15 @@
 
 from __future__ import annotations
 
+import warnings as _warnings
+
+# NumPy warns when a float operation overflows or divides by zero; PyTorch returns the inf or
+# nan silently, and so does chainrule. Only floating-point warnings raised from chainrule's own
+# modules are silenced: a user's NumPy code warns as before.
+_warnings.filterwarnings(
+    "ignore", message=r"(divide by zero|invalid value|overflow|underflow) encountered",
+    category=RuntimeWarning, module=r"chainrule\.")
+
 from chainrule._backend import device
 from chainrule._backend import memory as _memory
 from chainrule._backend.dtypes import (bool_ as bool, double, dtype, float, float16, float32,

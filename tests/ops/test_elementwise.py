@@ -374,3 +374,25 @@ def test_relu_backward_zeroes_nonfinite_gradients_at_dead_units() -> None:
     ours = ReluBackward.apply(chainrule.tensor(g), chainrule.tensor(y))
     theirs = torch.ops.aten.threshold_backward(torch.tensor(g), torch.tensor(y), 0.0)
     assert ours.tolist() == theirs.tolist()
+
+
+def test_float_errors_are_silent_as_in_torch_but_user_numpy_still_warns():
+    # Run as a program with warnings as errors (pytest resets the filter list chainrule
+    # installs on import): chainrule's inf and nan come silently, as torch's do; NumPy code of
+    # the user's own still warns.
+    import subprocess
+    import sys
+
+    code = (
+        "import chainrule, numpy as np\n"
+        "print(chainrule.log(chainrule.tensor([0.0, -1.0])).tolist(),\n"
+        "      chainrule.exp(chainrule.tensor([1000.0])).tolist(),\n"
+        "      (chainrule.tensor([1.0]) / 0).tolist())\n"
+        "try:\n"
+        "    np.log(np.zeros(1))\n"
+        "except RuntimeWarning as w:\n"
+        "    print('user warning:', w)\n")
+    res = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
+                         text=True, check=True)
+    assert res.stdout.splitlines() == ["[-inf, nan] [inf] [inf]",
+                                       "user warning: divide by zero encountered in log"]
