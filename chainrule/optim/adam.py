@@ -119,20 +119,13 @@ class Adam(Optimizer):
             g = -g
         lr = _scalar(group["lr"])
         beta1, beta2 = (_scalar(b) for b in group["betas"])
-        weight_decay = group["weight_decay"]
         exp_avg = state["exp_avg"]
         exp_avg_sq = state["exp_avg_sq"]
         state["step"] += 1
         step = float(state["step"])
 
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                p *= 1 - lr * weight_decay
-            else:
-                g = _add(g, weight_decay, p)
-        _lerp_(exp_avg, g, 1 - beta1)
-        exp_avg_sq *= beta2
-        _addcmul_(exp_avg_sq, 1 - beta2, g, g)
+        g = _weight_decay(p, g, lr, group)
+        _adam_moments_(exp_avg, exp_avg_sq, g, beta1, beta2)
 
         step_size = lr / (1 - beta1 ** step)
         bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
@@ -149,3 +142,24 @@ class Adam(Optimizer):
         update = np.multiply(exp_avg, -step_size)
         update /= denom
         p += update
+
+
+def _weight_decay(p: np.ndarray, g: np.ndarray, lr: float, group: dict[str, Any]) -> np.ndarray:
+    """The Adam family's weight decay: decoupled (AdamW: ``p *= 1 - lr * wd``, in place) or
+    L2 (returns ``g + wd * p``)."""
+    weight_decay = group["weight_decay"]
+    if weight_decay != 0:
+        if group["decoupled_weight_decay"]:
+            p *= 1 - lr * weight_decay
+        else:
+            g = _add(g, weight_decay, p)
+    return g
+
+
+def _adam_moments_(exp_avg: np.ndarray, exp_avg_sq: np.ndarray, g: np.ndarray, beta1: float,
+                   beta2: float) -> None:
+    """torch's moment updates, in place: ``m.lerp_(g, 1 - beta1)``,
+    ``v.mul_(beta2).addcmul_(g, g, value=1 - beta2)``."""
+    _lerp_(exp_avg, g, 1 - beta1)
+    exp_avg_sq *= beta2
+    _addcmul_(exp_avg_sq, 1 - beta2, g, g)

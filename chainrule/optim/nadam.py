@@ -6,13 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.optim.adam import _check_adam_args
+from chainrule.optim.adam import _adam_moments_, _check_adam_args, _weight_decay
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
-    _add,
-    _addcmul_,
-    _lerp_,
     _new_step,
     _scalar,
 )
@@ -90,7 +87,6 @@ class NAdam(Optimizer):
             g = -g
         lr = _scalar(group["lr"])
         beta1, beta2 = group["betas"]
-        weight_decay = group["weight_decay"]
         momentum_decay = group["momentum_decay"]
         exp_avg = state["exp_avg"]
         exp_avg_sq = state["exp_avg_sq"]
@@ -99,17 +95,11 @@ class NAdam(Optimizer):
         step = float(state["step"])
 
         bias_correction2 = 1 - beta2 ** step
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                p *= 1 - lr * weight_decay
-            else:
-                g = _add(g, weight_decay, p)
+        g = _weight_decay(p, g, lr, group)
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
         mu_product *= mu
-        _lerp_(exp_avg, g, 1 - beta1)
-        exp_avg_sq *= beta2
-        _addcmul_(exp_avg_sq, 1 - beta2, g, g)
+        _adam_moments_(exp_avg, exp_avg_sq, g, beta1, beta2)
         denom = np.sqrt(exp_avg_sq / bias_correction2) + group["eps"]
         mu_product_next = float(mu_product) * mu_next
         p += ((-lr * (1.0 - mu) / (1.0 - float(mu_product))) * g) / denom

@@ -6,13 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.optim.adam import _check_adam_args
+from chainrule.optim.adam import _adam_moments_, _check_adam_args, _weight_decay
 from chainrule.optim.optimizer import (
     Optimizer,
     ParamsT,
-    _add,
-    _addcmul_,
-    _lerp_,
     _new_step,
     _scalar,
 )
@@ -87,20 +84,13 @@ class RAdam(Optimizer):
             g = -g
         lr = _scalar(group["lr"])
         beta1, beta2 = group["betas"]
-        weight_decay = group["weight_decay"]
         exp_avg = state["exp_avg"]
         exp_avg_sq = state["exp_avg_sq"]
         state["step"] += 1
         step = float(state["step"])
 
-        if weight_decay != 0:
-            if group["decoupled_weight_decay"]:
-                p *= 1 - lr * weight_decay
-            else:
-                g = _add(g, weight_decay, p)
-        _lerp_(exp_avg, g, 1 - beta1)
-        exp_avg_sq *= beta2
-        _addcmul_(exp_avg_sq, 1 - beta2, g, g)
+        g = _weight_decay(p, g, lr, group)
+        _adam_moments_(exp_avg, exp_avg_sq, g, beta1, beta2)
         bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step
         bias_corrected_exp_avg = exp_avg / bias_correction1
