@@ -1,0 +1,184 @@
+"""Run a workload in chainrule and in PyTorch the way a user would, and report speed ratios.
+
+The method every benchmark in this folder follows (docs/benchmarks.md, "Method"):
+
+- each framework runs in a fresh Python process that imports it as ``torch`` and never imports
+  the other (so neither runs with the other's allocator, thread or import-time settings);
+- both read their data through the same path: :func:`mnist_arrays` reads the IDX files with
+  NumPy alone, and each child turns the arrays into its own tensors;
+- the two frameworks alternate over ``--rounds`` rounds (>= 5 by default; the order flips each
+  round, so a slow spell on these shared cores hurts both);
+- each figure is the median over rounds of the per-round ratio, with the range in brackets.
+
+A ratio is always "chainrule relative to PyTorch" in speed: above 1.0 chainrule is faster.
+For a metric where lower is better (seconds, MB) the ratio is PyTorch's value over chainrule's.
+
+A benchmark script defines workloads, functions ``fn(torch, args) -> {metric: value}`` that
+receive the framework module, and calls :func:`main`::
+
+    WORKLOADS = {"mlp": Workload(run_mlp, "MLP epoch", {"samples_per_s": "higher"})}
+    if __name__ == "__main__":
+        main(WORKLOADS, description=__doc__)
+
+``python bench_x.py`` runs every workload; ``--only mlp``, ``--rounds 7``, ``--quick`` (a
+one-minute check: fewer rounds, workloads read ``args.quick`` to shrink themselves) and
+``--json out.json`` (every round's raw figures) are the common options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+MNIST_ROOT = ROOT.parent / "shared" / "data" / "mnist"
+BACKENDS = ("torch", "chainrule")
+
+
+@dataclass
+class Workload:
+    """One measured workload: ``fn(torch_module, args)`` returns its metrics.
+
+    ``metrics`` maps each reported metric to ``"higher"`` or ``"lower"`` (which is better);
+    other keys the function returns are kept in ``--json`` output but not compared.
+    ``threads`` is the thread count both frameworks get (torch.set_num_threads, and the
+    BLAS/OpenMP variables set before the child imports anything).
+    """
+
+    fn: Callable[[Any, argparse.Namespace], dict[str, float]]
+    title: str
+    metrics: dict[str, str]
+    threads: int = 2
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def mnist_arrays(train: bool = True, root: str | os.PathLike | None = None,
+                 normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST images (N, 28, 28) float32 and labels (N,) int64, read from the IDX .gz files
+    with NumPy alone, so a PyTorch child never imports chainrule to get its data."""
+    root = Path(root) if root is not None else MNIST_ROOT
+    prefix = "train" if train else "t10k"
+    with gzip.open(root / f"{prefix}-images-idx3-ubyte.gz", "rb") as f:
+        images = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(-1, 28, 28)
+    with gzip.open(root / f"{prefix}-labels-idx1-ubyte.gz", "rb") as f:
+        labels = np.frombuffer(f.read(), dtype=np.uint8, offset=8).astype(np.int64)
+    x = images.astype(np.float32) / 255.0
+    if normalize:
+        x = (x - np.float32(0.1307)) / np.float32(0.3081)
+    return x, labels
+
+
+def _parser(description: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description.strip().splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="alternating rounds (default 5, 3 with --quick)")
+    parser.add_argument("--quick", action="store_true", help="a one-minute check")
+    parser.add_argument("--only", action="append", default=None, help="run only this workload")
+    parser.add_argument("--json", default=None, help="write every round's figures here")
+    parser.add_argument("--data", default=str(MNIST_ROOT), help="MNIST IDX folder")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--backend", choices=BACKENDS, default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def _run_child(workloads: dict[str, Workload], args: argparse.Namespace) -> None:
+    work = workloads[args.child]
+    torch = importlib.import_module(args.backend)
+    if args.backend == "torch":
+        torch.set_num_threads(work.threads)
+    result = work.fn(torch, args)
+    print(json.dumps(result))
+
+
+def _spawn(script: str, name: str, work: Workload, backend: str,
+           argv: list[str]) -> dict[str, float]:
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(work.threads)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    cmd = [sys.executable, script, "--child", name, "--backend", backend, *argv]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"{backend} child for {name!r} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def ratio(torch_value: float, chainrule_value: float, better: str) -> float:
+    """chainrule's speed relative to PyTorch's (> 1: chainrule is better)."""
+    if better == "higher":
+        return chainrule_value / torch_value
+    return torch_value / chainrule_value
+
+
+def summarize(rounds: list[dict[str, dict[str, float]]], metric: str,
+              better: str) -> tuple[float, float, float, float, float]:
+    """(torch median, chainrule median, median ratio, lowest ratio, highest ratio)."""
+    t = statistics.median(r["torch"][metric] for r in rounds)
+    c = statistics.median(r["chainrule"][metric] for r in rounds)
+    ratios = sorted(ratio(r["torch"][metric], r["chainrule"][metric], better) for r in rounds)
+    return t, c, statistics.median(ratios), ratios[0], ratios[-1]
+
+
+def main(workloads: dict[str, Workload], description: str,
+         add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+         argv: list[str] | None = None) -> dict[str, list[dict[str, dict[str, float]]]]:
+    """Parse the command line; as a child, run one workload; as the parent, alternate
+    children over rounds and print each metric's median ratio and range."""
+    parser = _parser(description)
+    if add_arguments is not None:
+        add_arguments(parser)
+    args = parser.parse_args(argv)
+    if args.child is not None:
+        _run_child(workloads, args)
+        return {}
+    script = sys.modules["__main__"].__file__ if argv is None else sys.argv[0]
+    rounds_n = args.rounds or (3 if args.quick else 5)
+    # Everything after the script's name except the parent-only flags goes to each child.
+    raw = sys.argv[1:] if argv is None else list(argv)
+    child_argv = _strip(raw, {"--rounds": 1, "--only": 1, "--json": 1})
+    names = args.only or list(workloads)
+    results: dict[str, list[dict[str, dict[str, float]]]] = {}
+    print(f"chainrule vs PyTorch, each in a fresh process; median of {rounds_n} alternating "
+          f"rounds, range in brackets; ratio > 1: chainrule faster (or smaller)")
+    for name in names:
+        work = workloads[name]
+        rounds = []
+        for i in range(rounds_n):
+            order = BACKENDS if i % 2 == 0 else BACKENDS[::-1]
+            rounds.append({b: _spawn(script, name, work, b, child_argv) for b in order})
+        results[name] = rounds
+        print(work.title)
+        for metric, better in work.metrics.items():
+            t, c, med, lo, hi = summarize(rounds, metric, better)
+            print(f"  {metric:<22} torch {t:>12,.4g}  chainrule {c:>12,.4g}  "
+                  f"ratio {med:.2f}x [{lo:.2f}-{hi:.2f}]")
+        sys.stdout.flush()
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1))
+    return results
+
+
+def _strip(argv: list[str], drop: dict[str, int]) -> list[str]:
+    out, skip = [], 0
+    for a in argv:
+        if skip:
+            skip -= 1
+            continue
+        key = a.split("=", 1)[0]
+        if key in drop:
+            skip = drop[key] if "=" not in a else 0
+            continue
+        out.append(a)
+    return out
