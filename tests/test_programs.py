@@ -179,8 +179,8 @@ PROGRAMS = [
     Program("polynomial_module", "pytorch/tutorials examples_nn/polynomial_module.py", (),
             cubic_fit(15.0), "loss < 15 after 2000 steps, fitted cubic near sin"),
     Program("dynamic_net", "pytorch/tutorials examples_nn/dynamic_net.py",
-            ("--steps", "4000"), loss_decreases(r"\d+ ", 0.5),
-            "4000 steps: last loss below half the first"),
+            ("--steps", "2000"), loss_decreases(r"\d+ ", 0.5),
+            "2000 steps: last loss below half the first"),
     Program("neural_networks", "pytorch/tutorials blitz/neural_networks_tutorial.py", (),
             same_lines(except_containing=("Backward0", "AccumulateGrad")),
             "identical printed output, except the nodes behind the loss"),
@@ -207,10 +207,10 @@ PROGRAMS = [
             loss_decreases("====> Test set loss", 0.85),
             "512 images, 2 epochs: test loss falls by 15%", {"PROGRAM_SUBSET": "512"}),
     Program("forward_forward", "pytorch/examples mnist_forward_forward/main.py",
-            ("--epochs", "60", "--log-interval", "20", "--train_size", "500",
-             "--test_size", "500"),
-            forward_forward_learns, "500 images, 60 epochs per layer: each layer's loss falls",
-            {"PROGRAM_SUBSET": "500"}),
+            ("--epochs", "30", "--log-interval", "10", "--train_size", "300",
+             "--test_size", "300"),
+            forward_forward_learns, "300 images, 30 epochs per layer: each layer's loss falls",
+            {"PROGRAM_SUBSET": "300"}),
 ]
 
 
