@@ -52,7 +52,7 @@ for _module in (_elementwise, _reduce, _movement, _indexing, _linalg, _nn_ops, _
     attach_methods(_module)
 del _module
 
-from chainrule import cuda, func, toy, viz  # noqa: E402  (layers built on everything above)
+from chainrule import accelerator, backends, cuda, func, toy, viz  # noqa: E402  (layers built on everything above)
 from chainrule.viz import summary  # noqa: E402
 from chainrule.serialization import load, save  # noqa: E402
 from chainrule import utils  # noqa: E402

@@ -24,7 +24,8 @@ __all__ = [
     "zeros_like", "ones_like", "full_like", "empty_like", "rand_like", "randn_like",
     "randint_like", "arange", "linspace", "logspace", "eye", "rand", "randn", "randint",
     "randperm", "normal", "bernoulli", "multinomial", "scalar_tensor", "is_tensor",
-    "is_floating_point", "numel",
+    "is_floating_point", "numel", "get_default_device", "set_default_device", "FloatTensor",
+    "DoubleTensor", "LongTensor", "IntTensor", "BoolTensor", "ByteTensor",
 ]
 
 
@@ -337,8 +338,12 @@ def randint(low: int, high: Any = None, size: Any = None, *, generator: Any = No
         >>> x.dtype, bool((x >= 0).all() and (x < 10).all())
         (chainrule.int64, True)
     """
-    if size is None:
+    if high is None:  # randint(high, size=...)
+        low, high = 0, low
+    elif size is None:  # randint(high, size)
         low, high, size = 0, low, high
+    if size is None:
+        raise TypeError("randint() missing 1 required positional argument: 'size'")
     if high <= low:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
                            f">= to={high}")
@@ -490,3 +495,40 @@ TENSOR_METHODS = {"new_tensor": _new_tensor, "new_ones": _new_ones, "new_full": 
 for _name, _fn in TENSOR_METHODS.items():
     setattr(Tensor, _name, _fn)  # creation is not an ops module: it binds its methods itself
 del _name, _fn
+
+
+def get_default_device() -> _backend.device:
+    """The device new tensors are created on: always the CPU in this build.
+
+    Example:
+        >>> import chainrule
+        >>> chainrule.get_default_device()
+        device(type='cpu')
+    """
+    return _backend.CPU
+
+
+def set_default_device(device: Any) -> None:
+    """Set the device new tensors are created on: only ``'cpu'`` (or None) in this build;
+    another device raises as torch without that backend does."""
+    if device is not None:
+        _backend.check_device(device)
+
+
+def _legacy(name: str, dtype: dtypes.dtype) -> Any:
+    def constructor(*args: Any, **kwargs: Any) -> Tensor:
+        return Tensor(*args, dtype=dtype, **kwargs)
+
+    constructor.__name__ = constructor.__qualname__ = name
+    constructor.__doc__ = (f"torch's legacy ``{name}(data)`` or ``{name}(*sizes)``: a "
+                           f"{dtype} tensor from data, or uninitialized of that shape.\n\n"
+                           f"Note: a function here, not a class (no isinstance checks).")
+    return constructor
+
+
+FloatTensor = _legacy("FloatTensor", dtypes.float32)
+DoubleTensor = _legacy("DoubleTensor", dtypes.float64)
+LongTensor = _legacy("LongTensor", dtypes.int64)
+IntTensor = _legacy("IntTensor", dtypes.int32)
+BoolTensor = _legacy("BoolTensor", dtypes.bool_)
+ByteTensor = _legacy("ByteTensor", dtypes.uint8)

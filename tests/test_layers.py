@@ -22,7 +22,7 @@ RANK = {
     "_tensor_str": 2, "tensor": 2, "ops": 2,
     "creation": 3, "func": 3, "distributed": 3,
     "nn": 4, "optim": 4, "utils": 4,
-    "vision": 5, "serialization": 5, "testing": 5, "cuda": 5,
+    "vision": 5, "serialization": 5, "testing": 5, "cuda": 5, "accelerator": 5, "backends": 5,
     "viz": 6, "toy": 6,
     "jit": 7,
     "onnx": 8, "train": 8,

@@ -128,4 +128,21 @@ __all__ += ["gradcheck", "gradgradcheck", "GradcheckError"]
 from chainrule.autograd import function, functional  # noqa: E402
 from chainrule.autograd.function import Function, once_differentiable  # noqa: E402
 
-__all__ += ["Function", "once_differentiable", "function", "functional"]
+__all__ += ["Function", "once_differentiable", "function", "functional", "Variable"]
+
+
+def Variable(data: Any, requires_grad: bool = False, volatile: bool = False) -> Any:  # noqa: N802
+    """torch's deprecated ``Variable(tensor, requires_grad=False)``: since torch 0.4 a Variable
+    is a Tensor, so this returns a tensor sharing ``data``'s memory, a leaf that requires grad
+    if asked.
+
+    Example:
+        >>> import chainrule
+        >>> v = chainrule.autograd.Variable(chainrule.ones(2), requires_grad=True)
+        >>> v.requires_grad, v.is_leaf
+        (True, True)
+    """
+    t = data.detach()
+    if requires_grad:
+        t.requires_grad_(True)
+    return t

@@ -363,13 +363,15 @@ def _slice(k: slice) -> slice:
 
 
 def _index_array(k: Any) -> Any:
-    """An index array from a tensor, list or ndarray: int64, or bool for masks."""
+    """An index array from a tensor, sequence (list, tuple, range) or ndarray: int64, or bool
+    for masks. As torch, a sequence of numbers that are not all bools becomes int64 (floats
+    truncate: ``x[[1.0]]`` is ``x[[1]]``)."""
     if is_tensor(k):
         arr = k._data
-    else:
+    else:  # torch reads an ndarray key as a sequence too
         arr = np.asarray(k)
-        if arr.size == 0 and arr.dtype.kind == "f":
-            arr = arr.astype(np.int64)  # an empty list
+        if arr.dtype.kind != "b" and not (arr.dtype.kind == "u" and arr.dtype.itemsize == 1):
+            arr = arr.astype(np.int64)  # torch's indexing_tensor_from_data: Bool/Byte or Long
     kind = arr.dtype.kind
     if kind == "u" and arr.dtype.itemsize == 1:
         return arr.astype(bool)  # torch still reads uint8 index tensors as masks
@@ -378,11 +380,17 @@ def _index_array(k: Any) -> Any:
     return arr
 
 
-def _sequence_as_tuple(key: list) -> bool:
-    # torch's legacy rule: a list holding a sequence, slice, Ellipsis, None or tensor indexes
-    # like a tuple (x[[[0, 1], [1, 2]]] is x[[0, 1], [1, 2]]); a list of ints is one index.
+_SEQUENCES = (list, tuple, range)
+
+
+def _sequence_as_tuple(key: Any) -> bool:
+    # torch's (and NumPy's legacy) rule for a non-tuple sequence key: one shorter than 32 that
+    # holds a sequence, slice, Ellipsis, None or tensor indexes like a tuple (x[[[0, 1], [1, 2]]]
+    # is x[[0, 1], [1, 2]]); otherwise (a list of ints, a range) it is one index.
+    if len(key) >= 32:
+        return False
     for k in key:
-        if k is None or k is Ellipsis or isinstance(k, (list, tuple, slice, np.ndarray)):
+        if k is None or k is Ellipsis or isinstance(k, (*_SEQUENCES, slice, np.ndarray)):
             return True
         if is_tensor(k):
             return True
@@ -394,7 +402,7 @@ def _normalize_index(key: Any, shape: tuple[int, ...]) -> tuple[tuple, tuple | N
     (a view), then, if any, the advanced index of integer arrays into that view (bool masks
     become their nonzero positions). Ints are applied first, so unlike NumPy they never count
     as advanced indices (``x[0, :, [1, 2]]`` has shape ``(n, 2)``, as in torch)."""
-    if isinstance(key, list) and _sequence_as_tuple(key):
+    if isinstance(key, (list, range)) and _sequence_as_tuple(key):
         warnings.warn("Using a non-tuple sequence for multidimensional indexing is deprecated "
                       "and will be changed in pytorch 2.9; use x[tuple(seq)] instead of x[seq].",
                       UserWarning, stacklevel=3)
@@ -415,7 +423,7 @@ def _normalize_index(key: Any, shape: tuple[int, ...]) -> tuple[tuple, tuple | N
             items.append(int(k))
         elif is_tensor(k) and k._data.ndim == 0 and k._data.dtype.kind in "iu":
             items.append(int(k._data))  # torch reads a 0-dim integer tensor as an int
-        elif is_tensor(k) or isinstance(k, (list, np.ndarray)):
+        elif is_tensor(k) or isinstance(k, (*_SEQUENCES, np.ndarray)):
             items.append(_index_array(k))
             advanced = True
         else:
@@ -476,6 +484,12 @@ def _normalize_index(key: Any, shape: tuple[int, ...]) -> tuple[tuple, tuple | N
 
 def _torch_index_error(e: Exception) -> IndexError:
     msg = str(e).replace("axis", "dimension").replace("indexing arrays", "indexing tensors")
+    if "could not be broadcast together with shapes" in msg:
+        # NumPy prints "(2,) (3,) "; torch prints "[2], [3]"
+        head, shapes = msg.split("shapes", 1)
+        dims = [[int(n) for n in part.split(",") if n.strip()]
+                for part in shapes.replace(")", "(").split("(") if part.strip()]
+        msg = head + "shapes " + ", ".join(str(d) for d in dims)
     return IndexError(msg)
 
 
@@ -525,6 +539,13 @@ def _setitem(self: Any, key: Any, value: Any) -> None:
         tensor([[0., 5., 5.],
                 [1., 2., 3.]])
     """
+    if isinstance(value, (list, tuple, range)):
+        raise TypeError(f"can't assign a {type(value).__name__} to a {self.type()}")
+    if (is_tensor(key) and key._data.dtype == np.uint8 and key._data.ndim
+            and not is_tensor(value)):
+        # torch's x[mask] = number is masked_fill_, which takes no byte mask
+        raise RuntimeError("masked_fill_ only supports boolean masks, but got mask with dtype "
+                           "unsigned char")
     basic, index = _normalize_index(key, self._data.shape)
     advanced = index is not None
     dtype = dtypes._FROM_NP[self._data.dtype]

@@ -252,6 +252,9 @@ class CrossEntropy(Op):
         return _reduce_tensor((coef * x_dot).sum(cd), reduction, denom)
 
 
+_CROSS_ENTROPY = CrossEntropy.variant("NllLossBackward0")
+
+
 def cross_entropy_indices(x: Any, t: Any, w: Any = None, *, ignore_index: int,
                           reduction: str, label_smoothing: float) -> Any:
     """:class:`CrossEntropy` on Tensors, with the softmax scratch space allocated only when
@@ -259,8 +262,9 @@ def cross_entropy_indices(x: Any, t: Any, w: Any = None, *, ignore_index: int,
     needs_grad = STATE.enabled and x._requires_grad
     p = _backend.wrap(xp.empty_like(x._data) if needs_grad else xp.empty((0,), x._data.dtype))
     args = (x, t, p) if w is None else (x, t, p, w)
-    return CrossEntropy.apply(*args, ignore_index=ignore_index, reduction=reduction,
-                              label_smoothing=label_smoothing)
+    # torch's cross_entropy is nll_loss(log_softmax(x)): its grad_fn prints NllLossBackward0
+    return _CROSS_ENTROPY.apply(*args, ignore_index=ignore_index, reduction=reduction,
+                                label_smoothing=label_smoothing)
 
 
 def _ce_weights(x: Any, t: Any, w: Any, ignore_index: int, eps: float) -> tuple:

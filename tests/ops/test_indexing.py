@@ -177,6 +177,7 @@ SPECS = [
 
 @pytest.mark.filterwarnings("ignore:The reduce argument of torch.scatter")
 @pytest.mark.filterwarnings("ignore:Using a non-tuple sequence")
+@pytest.mark.filterwarnings("ignore:indexing with dtype torch.uint8")
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.id)
 def test_against_torch(spec: OpSpec) -> None:
     check_against_torch(spec)
@@ -305,6 +306,7 @@ def _keys(lib):
 
 
 @pytest.mark.filterwarnings("ignore:Using a non-tuple sequence")
+@pytest.mark.filterwarnings("ignore:indexing with dtype torch.uint8")
 @pytest.mark.parametrize("i", range(16))
 def test_getitem_and_setitem_follow_torch_semantics(i: int) -> None:
     rng = np.random.default_rng(i)
@@ -494,3 +496,200 @@ def test_setitem_shape_errors_match_torch() -> None:
                                             "existing size (3) at non-singleton dimension 0")
     _raises_like_torch(advanced, RuntimeError, "shape mismatch: value tensor of shape [3] cannot "
                                                "be broadcast to indexing result of shape [2, 4]")
+
+
+# -- every index form torch accepts: reading, writing, index_put_, gradients --------------------
+
+
+def _index_forms(lib) -> dict:
+    """Keys for a (4, 5, 6) tensor, built with ``lib``'s tensors; the same key in both."""
+    t = lib.tensor
+    mask = np.arange(30).reshape(5, 6) % 4 == 1
+    return {
+        "range": range(3),
+        "range_step": range(0, 4, 2),
+        "range_and_tensor": (range(2), t([1, 0])),  # x[range(n), y] of the tutorials
+        "empty_range": range(0),
+        "list": [0, -1, 2],
+        "float_list": [1.0, 3.0],  # torch truncates a sequence of floats to long
+        "empty_list": [],
+        "nested_list_as_tuple": [[0, 1], [2, 3]],  # the legacy rule: indexes like a tuple
+        "nested_list_long": [[3, 1]] * 32,  # 32 or more items: one index of shape (32, 2)
+        "list_of_0d_tensors": [t(0), t(1)],
+        "tuple_of_nested_lists": ([[0], [1]], [[1, 2]]),
+        "tuple_in_tuple": ((0, 1), (1, 2)),
+        "int_and_tuple": (0, (1, 2)),
+        "numpy_array": np.array([2, 0]),
+        "numpy_int": np.int64(1),
+        "bool_list": [True, False, True, False],
+        "bool_tuple": ((True, False, True, False),),
+        "bool_list_dim1": (slice(None), [True, False, True, False, True]),
+        "bool_tensor_2d": (Ellipsis, t(mask)),
+        "bool_0d_true": t(True),
+        "bool_0d_false": t(False),
+        "python_true": (True, 0),
+        "python_false": False,
+        "bool_mask_and_list": (t([True, False, True, False]), [0, 1]),
+        "none": None,
+        "none_ellipsis_int": (None, Ellipsis, 0),
+        "ellipsis_int": (Ellipsis, 1),
+        "int_ellipsis_none_int": (1, Ellipsis, None, 2),
+        "negative_ints_and_slices": (-1, slice(-3, None), [-2, 0]),
+        "slice_clipped": slice(-100, 100),
+        "slice_empty": slice(2, 1),
+        "int_tensor_0d": t(-1),
+        "two_0d_tensors": (t(1), t(2)),
+        "int_tensor_3d": t([[[0, 3]], [[1, 2]]]),
+        "int32_tensor": t([0, 1], dtype=lib.int32),
+        "uint8_tensor_mask": t([1, 0, 1, 1], dtype=lib.uint8),
+        "adjacent_after_slice": (slice(None), t([0, 1]), t([1, 2])),
+        "separated_by_slice": (t([0, 1]), slice(None), t([1, 2])),  # result dims go first
+        "separated_by_none": ([0, 1], None, [2, 3]),
+        "separated_by_int": (t([0, 1]), 0, t([1, 2])),
+        "int_then_list": (0, slice(None), [1, 2]),
+        "broadcast_indices": (t([[0], [1]]), slice(1, 3), t([[1, 2, 0]])),
+        "ellipsis_between_lists": ([0, 1], Ellipsis, [1, 0]),
+        "slice_list_none_list": (slice(1, None), [0, 4], None, [1, 1]),
+    }
+
+
+_FORMS = list(_index_forms(torch))
+# keys that write some position twice: which write wins is unspecified (torch), so setitem
+# compares only keys without duplicates
+_DUPLICATE_FORMS = {"nested_list_long", "python_true", "slice_list_none_list"}
+
+
+def _pair(form: str, seed: int):
+    a = np.random.default_rng(seed).standard_normal((4, 5, 6))
+    return (chainrule.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True),
+            _index_forms(chainrule)[form], _index_forms(torch)[form])
+
+
+@pytest.mark.filterwarnings("ignore:Using a non-tuple sequence")
+@pytest.mark.filterwarnings("ignore:indexing with dtype torch.uint8")
+@pytest.mark.parametrize("form", _FORMS)
+def test_index_form_reads_like_torch(form: str) -> None:
+    x, t, kx, kt = _pair(form, 0)
+    ours, theirs = x[kx], t[kt]
+    assert_close(ours, theirs)
+    g = np.random.default_rng(1).standard_normal(tuple(theirs.shape))  # a random cotangent
+    ours.backward(chainrule.tensor(g))
+    theirs.backward(torch.tensor(g))
+    assert_close(x.grad, t.grad)
+
+
+@pytest.mark.filterwarnings("ignore:Using a non-tuple sequence")
+@pytest.mark.filterwarnings("ignore:indexing with dtype torch.uint8")
+@pytest.mark.parametrize("broadcast", [False, True], ids=["full_value", "broadcast_value"])
+@pytest.mark.parametrize("form", [f for f in _FORMS if f not in _DUPLICATE_FORMS])
+def test_index_form_writes_like_torch(form: str, broadcast: bool) -> None:
+    """``h[key] = v`` on a non-leaf: the result and the gradients of the old ``h`` (zero where
+    overwritten) and of ``v`` (summed over broadcast dims) match torch."""
+    x, t, kx, kt = _pair(form, 2)
+    shape = tuple(t[kt].shape)
+    rng = np.random.default_rng(3)
+    vshape = (1,) + shape[1:] if broadcast and shape else shape
+    b = rng.standard_normal(vshape)
+    g = rng.standard_normal((4, 5, 6))
+    results = []
+    for lib, base, key in ((chainrule, x, kx), (torch, t, kt)):
+        v = lib.tensor(b, requires_grad=True)
+        h = base * 2
+        h[key] = v * 3
+        (h * lib.tensor(g)).sum().backward()
+        # torch skips h[False] = v entirely (v gets no grad); an empty one is the same here
+        gv = v.grad.numpy() if v.grad is not None else np.zeros(vshape)
+        results.append((h.detach().numpy().copy(), base.grad.numpy(), gv))
+    for ours, theirs in zip(*results):
+        assert_close(ours, theirs)
+
+
+@pytest.mark.filterwarnings("ignore:Using a non-tuple sequence")
+@pytest.mark.filterwarnings("ignore:indexing with dtype torch.uint8")
+@pytest.mark.parametrize("form", _FORMS)
+def test_index_form_writes_a_number_in_place(form: str) -> None:
+    x, t, kx, kt = _pair(form, 4)
+    xo, to = x.detach().clone(), t.detach().clone()
+    if form == "uint8_tensor_mask":  # torch's x[byte_mask] = number is masked_fill_: refused
+        _raises_like_torch(lambda lib: (xo if lib is chainrule else to).__setitem__(
+            kx if lib is chainrule else kt, -7.5), RuntimeError, "only supports boolean masks")
+        return
+    xo[kx] = -7.5
+    to[kt] = -7.5
+    assert_close(xo, to)
+    assert xo._version == 1
+
+
+def _index_put_forms(lib) -> dict:
+    t = lib.tensor
+    return {
+        "one_tensor": (t([0, 0, 2]),),
+        "two_tensors": (t([1, 1, 3]), t([2, 2, 0])),
+        "three_tensors": (t([0, 0]), t([4, 4]), t([5, 5])),
+        "broadcast_tensors": (t([[0], [0]]), t([[1, 1, 2]])),
+        "negative": (t([-1, 3]),),
+        "bool_mask": (t([True, False, True, True]),),
+        "mask_2d": (t(np.arange(20).reshape(4, 5) % 3 == 0),),
+        "int32": (t([2, 2], dtype=lib.int32),),
+    }
+
+
+@pytest.mark.parametrize("accumulate", [True, False], ids=["accumulate", "overwrite"])
+@pytest.mark.parametrize("form", list(_index_put_forms(torch)))
+def test_index_put_forms_match_torch(form: str, accumulate: bool) -> None:
+    """``index_put_`` (in place) and ``index_put``: duplicates add up with ``accumulate``;
+    values, and gradients of input and values with a random cotangent."""
+    rng = np.random.default_rng(5)
+    a, g = rng.standard_normal((4, 5, 6)), rng.standard_normal((4, 5, 6))
+    shape = tuple(torch.zeros(4, 5, 6)[_index_put_forms(torch)[form]].shape)
+    if not accumulate and form in ("one_tensor", "two_tensors", "three_tensors",
+                                   "broadcast_tensors", "int32"):
+        shape = shape[1:]  # duplicates written twice with one broadcast value: deterministic
+    b = rng.standard_normal(shape)
+    results = []
+    for lib in (chainrule, torch):
+        x = lib.tensor(a, requires_grad=True)
+        v = lib.tensor(b, requires_grad=True)
+        h = x * 1
+        out = h.index_put(_index_put_forms(lib)[form], v, accumulate=accumulate)
+        h2 = (x * 1).detach()
+        assert h2.index_put_(_index_put_forms(lib)[form], v.detach(), accumulate=accumulate) is h2
+        (out * lib.tensor(g)).sum().backward()
+        results.append((out.detach().numpy(), h2.numpy(), x.grad.numpy(), v.grad.numpy()))
+    for ours, theirs in zip(*results):
+        assert_close(ours, theirs)
+
+
+@pytest.mark.parametrize("fn,exc,match", [
+    (lambda lib: lib.zeros(4, 6)[range(5)], IndexError,
+     "index 4 is out of bounds for dimension 0 with size 4"),
+    (lambda lib: lib.zeros(4, 6)[[0, 7]], IndexError,
+     "index 7 is out of bounds for dimension 0 with size 4"),
+    (lambda lib: lib.zeros(4, 6)[0, [1, -7]], IndexError,
+     "index -7 is out of bounds for dimension 0 with size 6"),
+    (lambda lib: lib.zeros(4, 6)[(0, 1), (2, 9)], IndexError,
+     "index 9 is out of bounds for dimension 1 with size 6"),
+    (lambda lib: lib.zeros(4, 6)[-5], IndexError,
+     "index -5 is out of bounds for dimension 0 with size 4"),
+    (lambda lib: lib.zeros(4, 6)[lib.tensor(5)], IndexError, "index 5 is out of bounds"),
+    (lambda lib: lib.zeros(4, 6).__setitem__([0, 9], 1.0), IndexError,
+     "index 9 is out of bounds for dimension 0 with size 4"),
+    (lambda lib: lib.zeros(4, 6).index_put_((lib.tensor([0, 9]),), lib.tensor(1.0)), IndexError,
+     "index 9 is out of bounds for dimension 0 with size 4"),
+    (lambda lib: lib.zeros(4, 6).index_put_((lib.tensor([0, 9]),), lib.tensor(1.0),
+                                            accumulate=True), IndexError,
+     "index 9 is out of bounds for dimension 0 with size 4"),
+    (lambda lib: lib.zeros(4, 6)[:, 2:0:-1], ValueError, "step must be greater than zero"),
+    (lambda lib: lib.zeros(4, 6)[range(3), ::-2], ValueError, "step must be greater than zero"),
+    (lambda lib: lib.zeros(4, 6).__setitem__(slice(None, None, -1), 0.0), ValueError,
+     "step must be greater than zero"),
+    (lambda lib: lib.zeros(4, 6)[[0, 1], [0, 1, 2]], IndexError,
+     "shape mismatch: indexing tensors could not be broadcast together with shapes [2], [3]"),
+    (lambda lib: lib.zeros(4, 6)[[True, False]], IndexError,
+     "The shape of the mask [2] at index 0 does not match the shape of the indexed tensor"),
+    (lambda lib: lib.zeros(4, 6)[(0, 1.5)], IndexError, "(got float)"),
+    (lambda lib: lib.zeros(4, 6).__setitem__(0, [1.0] * 6), TypeError,
+     "can't assign a list to a torch.FloatTensor"),
+])
+def test_index_form_errors_match_torch(fn, exc: type[Exception], match: str) -> None:
+    _raises_like_torch(fn, exc, match)

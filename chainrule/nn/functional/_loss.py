@@ -20,7 +20,7 @@ from chainrule.ops.elementwise import clamp, exp, log, minimum, softplus, where
 from chainrule.ops.losses import BinaryCrossEntropy, NllLoss, cross_entropy_indices
 from chainrule.ops.movement import broadcast_tensors
 from chainrule.ops.nn_ops import log_softmax
-from chainrule.ops.reduce import norm
+from chainrule.ops.reduce import Mean, Sum, norm
 
 __all__ = ["mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "nll_loss", "cross_entropy",
            "binary_cross_entropy", "binary_cross_entropy_with_logits", "kl_div",
@@ -68,12 +68,16 @@ def _reduction(size_average: bool | None, reduce: bool | None, reduction: str) -
     return _get_reduction(reduction)
 
 
-def _reduce(loss: Tensor, reduction: str) -> Tensor:
+def _reduce(loss: Tensor, reduction: str, backward_name: str | None = None) -> Tensor:
+    """``loss`` reduced; with ``backward_name`` the reducing node takes torch's name for the
+    fused loss (``loss.grad_fn`` prints ``MseLossBackward0``, as torch's, not ``MeanBackward0``:
+    tutorials print it)."""
     if reduction == "none":
         return loss
-    if reduction == "sum":
-        return loss.sum()
-    return loss.mean()
+    if backward_name is None:
+        return loss.sum() if reduction == "sum" else loss.mean()
+    op = (Sum if reduction == "sum" else Mean).variant(backward_name)
+    return op.apply(loss, dim=None, keepdim=False)
 
 
 def _size_warning(input: Tensor, target: Tensor) -> None:
@@ -135,7 +139,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
     loss = diff * diff
     if weight is not None:
         return _weighted(loss, weight, input, reduction, weight_mean=True)
-    return _reduce(loss, _get_reduction(reduction))
+    return _reduce(loss, _get_reduction(reduction), "MseLossBackward0")
 
 
 def l1_loss(input: Tensor, target: Tensor, size_average: bool | None = None,
@@ -182,7 +186,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average: bool | None = No
     if beta == 0.0:
         return _reduce(ad, reduction)
     loss = where(ad < beta, diff * diff * (0.5 / beta), ad - 0.5 * beta)
-    return _reduce(loss, reduction)
+    return _reduce(loss, reduction, "SmoothL1LossBackward0")
 
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
@@ -206,7 +210,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     loss = where(ad < delta, diff * diff * 0.5, (ad - 0.5 * delta) * delta)
     if weight is not None:
         return _weighted(loss, weight, input, reduction, weight_mean=False)
-    return _reduce(loss, _get_reduction(reduction))
+    return _reduce(loss, _get_reduction(reduction), "HuberLossBackward0")
 
 
 # -- classification ----------------------------------------------------------------------------
@@ -424,7 +428,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     if weight is not None:
         loss = loss * weight.expand(tuple(target.shape)) if weight.shape != target.shape \
             else loss * weight
-    return _reduce(loss, reduction)
+    return _reduce(loss, reduction, "BinaryCrossEntropyBackward0")
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
@@ -455,7 +459,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
     loss = (1 - target) * input + neg_part
     if weight is not None:
         loss = loss * weight
-    return _reduce(loss, reduction)
+    return _reduce(loss, reduction, "BinaryCrossEntropyWithLogitsBackward0")
 
 
 def kl_div(input: Tensor, target: Tensor, size_average: bool | None = None,
@@ -662,7 +666,8 @@ def soft_margin_loss(input: Tensor, target: Tensor, size_average: bool | None = 
         tensor(0.6931)
     """
     reduction = _reduction(size_average, reduce, reduction)
-    return _reduce(softplus(-target * input, threshold=math.inf), reduction)
+    return _reduce(softplus(-target * input, threshold=math.inf), reduction,
+                   "SoftMarginLossBackward0")
 
 
 def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,
