@@ -53,8 +53,10 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
         >>> did_you_mean("optimiser", ["optimizer", "model"])
         " (did you mean 'optimizer'?)"
     """
-    close = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    choices = [str(c) for c in choices]
+    lowered = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(str(word).lower(), list(lowered), n=1, cutoff=0.6)
+    return f" (did you mean '{lowered[close[0]]}'?)" if close else ""
 
 
 def format_path(path: Sequence[Any]) -> str:
@@ -249,6 +251,12 @@ def _convert(loader: Any, node: Any, path: PathT, lines: dict[PathT, int], file:
 
     lines.setdefault(path, node.start_mark.line + 1)
     try:
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in (
+                "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+            line = node.start_mark.line + 1
+            raise ConfigError(f"{file}: line {line}: {format_path(path)}: the tag {node.tag} "
+                              "is not allowed (configs are read with the safe loader)", file,
+                              line)
         if isinstance(node, yaml.MappingNode):
             loader.flatten_mapping(node)  # YAML merge keys (<<: *defaults)
             out: dict[Any, Any] = {}

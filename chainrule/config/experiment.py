@@ -379,12 +379,24 @@ def _search(src: Source, spec: Any) -> dict[str, Any] | None:
     for key, value in params.items():
         where = path + ("params", key)
         out["params"][key] = _param_spec(src, where, value)
-        probe = Source(src.file, copy.deepcopy(src.data), {}, src.base_dir)
-        try:
-            probe.override(f"{key}={json.dumps(_sample_value(out['params'][key]))}")
-        except ConfigError as e:
-            raise src.error(where, f"not a config key: {str(e).split(': ', 2)[-1]}") from None
+        _check_param(src, where, key, out["params"][key])
     return out
+
+
+def _check_param(src: Source, where: PathT, key: str, spec: dict[str, Any]) -> None:
+    """Build the model and optimizer with the parameter set to one of its values, so a typo'd
+    key or an unusable value is reported now, with the search section's line."""
+    data = copy.deepcopy(src.data)
+    data.pop("search", None)
+    data.pop("callbacks", None)
+    probe = Source(src.file, data, {}, src.base_dir)
+    value = spec["choices"][0] if spec["type"] == "categorical" else spec["low"]
+    try:
+        probe.override(f"{key}={json.dumps(value)}")
+        build(probe, data=False)
+    except ConfigError as e:
+        problem = str(e).split(f"--set {key}={json.dumps(value)}: ", 1)[-1]
+        raise src.error(where, f"cannot be searched: {problem}") from None
 
 
 def _param_spec(src: Source, where: PathT, value: Any) -> dict[str, Any]:
@@ -417,5 +429,3 @@ def _param_spec(src: Source, where: PathT, value: Any) -> dict[str, Any]:
     return {"type": kind, "low": low, "high": high, "log": log, "step": step}
 
 
-def _sample_value(spec: dict[str, Any]) -> Any:
-    return spec["choices"][0] if spec["type"] == "categorical" else spec["low"]
