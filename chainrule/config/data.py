@@ -64,6 +64,7 @@ class DataSpec:
     test: Any
     input_shape: tuple[int, ...]
     num_classes: int | None
+    has_val: bool = False
 
 
 def _transforms(src: Source, path: PathT, items: Any) -> list[Any]:
@@ -133,7 +134,7 @@ def build_data(src: Source, spec: Any, seed: int, *, load: bool = True) -> DataS
     splits = _splits(src, path + ("splits",), spec.get("splits"))
     num_classes = spec.get("num_classes", 100 if name == "CIFAR100" else 10)
     if not load:
-        return DataSpec(None, None, None, input_shape, num_classes)
+        return DataSpec(None, None, None, input_shape, num_classes, splits is not None)
 
     train_plain, train_aug, test = _datasets(src, path, spec, name, plain_tf, train_tf)
     g = chainrule.Generator().manual_seed(seed)
@@ -162,7 +163,8 @@ def build_data(src: Source, spec: Any, seed: int, *, load: bool = True) -> DataS
                               drop_last=drop_last, **loader_kw)
     val_loader = DataLoader(val, batch_size=val_batch, **loader_kw) if val is not None else None
     test_loader = DataLoader(test, batch_size=val_batch, **loader_kw)
-    return DataSpec(train_loader, val_loader, test_loader, input_shape, num_classes)
+    return DataSpec(train_loader, val_loader, test_loader, input_shape, num_classes,
+                    val_loader is not None)
 
 
 def _splits(src: Source, path: PathT, value: Any) -> list[float] | None:

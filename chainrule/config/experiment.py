@@ -41,6 +41,7 @@ from chainrule.config.model import LayerInfo, build_model
 from chainrule.optim import lr_scheduler
 from chainrule.train import callbacks as cbs
 from chainrule.train import evaluate, fit, load_weights, seed_everything
+from chainrule.train.checkpoint import capture_rng_state, restore_rng_state
 from chainrule.train.history import History
 
 __all__ = ["Experiment", "load", "build", "TOP_KEYS", "SEARCH_KEYS"]
@@ -193,9 +194,22 @@ def build(src: Source, *, data: bool = True) -> Experiment:
     model, layers, input_shape = _model(src, cfg.get("model"), data_spec)
     loss_fn = _loss(src, cfg.get("loss", "CrossEntropyLoss"))
     optimizer = _optimizer(src, cfg.get("optimizer", {"type": "Adam", "lr": 1e-3}), model)
-    scheduler, interval, monitor = _scheduler(src, cfg.get("scheduler"), optimizer)
-    callbacks = _callbacks(src, cfg.get("callbacks", []), output_dir)
+    has_val = data_spec is not None and data_spec.has_val
+    scheduler, interval, monitor = _scheduler(src, cfg.get("scheduler"), optimizer, has_val)
+    callbacks = _callbacks(src, cfg.get("callbacks", []), output_dir, has_val)
+    if search is not None and search["metric"] is None:
+        search["metric"] = "val_loss" if has_val else "loss"
+    if search is not None and search["metric"].startswith("val_") and not has_val:
+        raise src.error(("search", "metric"), f"{search['metric']!r} needs a validation split: "
+                                              "add data.splits (e.g. [0.9, 0.1])")
     batch_size = cfg["data"].get("batch_size", 64) if isinstance(cfg.get("data"), dict) else 64
+    if search is not None:
+        # after the rest is known to be right, so that an error is blamed on the right key;
+        # the probes build models: keep the random state the experiment starts from
+        state = capture_rng_state()
+        for key, spec in search["params"].items():
+            _check_param(src, ("search", "params", key), key, spec)
+        restore_rng_state(state)
     return Experiment(
         path=Path(src.file), config=config_copy, name=name, seed=seed, epochs=epochs,
         metrics=metrics, model=model, layers=layers, loss_fn=loss_fn, optimizer=optimizer,
@@ -296,7 +310,14 @@ def _optimizer(src: Source, spec: Any, model: nn.Module) -> Any:
     return schema.construct(src, path, cls, kwargs, model.parameters())
 
 
-def _scheduler(src: Source, spec: Any, optimizer: Any) -> tuple[Any, str, str | None]:
+def _no_val(src: Source, where: PathT, who: str, monitor: str) -> ConfigError:
+    return src.error(where, f"{who} monitors {monitor!r}, but the data has no validation "
+                            "split: add data.splits (e.g. [0.9, 0.1]) or monitor a training "
+                            "metric such as 'loss'")
+
+
+def _scheduler(src: Source, spec: Any, optimizer: Any,
+               has_val: bool = True) -> tuple[Any, str, str | None]:
     if spec is None:
         return None, "epoch", None
     path: PathT = ("scheduler",)
@@ -310,6 +331,8 @@ def _scheduler(src: Source, spec: Any, optimizer: Any) -> tuple[Any, str, str | 
                         registry, "scheduler")
     if monitor is not None and cls is not lr_scheduler.ReduceLROnPlateau:
         raise src.error(path + ("monitor",), "only ReduceLROnPlateau takes a monitor")
+    if isinstance(monitor, str) and monitor.startswith("val_") and not has_val:
+        raise _no_val(src, path + ("monitor",), name, monitor)
     kwargs = {k: schema.numeric(v) for k, v in kwargs.items()}
     schema.check_kwargs(src, path, cls, kwargs, skip=("self", "optimizer"))
     return schema.construct(src, path, cls, kwargs, optimizer), interval, monitor
@@ -319,7 +342,7 @@ _CALLBACK_PATHS = {"ModelCheckpoint": ("dirpath", "."), "CSVLogger": ("path", "l
                    "JSONLLogger": ("path", "log.jsonl"), "GradientMonitor": ("plot", None)}
 
 
-def _callbacks(src: Source, spec: Any, output_dir: Path) -> list[Any]:
+def _callbacks(src: Source, spec: Any, output_dir: Path, has_val: bool = True) -> list[Any]:
     path: PathT = ("callbacks",)
     if not isinstance(spec, list):
         raise src.error(path, "expected a list of callbacks, e.g. [EarlyStopping, {type: "
@@ -342,6 +365,12 @@ def _callbacks(src: Source, spec: Any, output_dir: Path) -> list[Any]:
                     raise src.error(where + (key,), "expected a path")
                 kwargs[key] = output_dir / value if not os.path.isabs(value) else Path(value)
         schema.check_kwargs(src, where, cls, kwargs)
+        if "monitor" in (schema.parameters(cls) or {}) and not has_val:
+            monitor = kwargs.get("monitor")
+            if monitor is None:
+                kwargs["monitor"] = "loss"  # no validation split: watch the training loss
+            elif isinstance(monitor, str) and monitor.startswith("val_"):
+                raise _no_val(src, where + ("monitor",), name, monitor)
         out.append(schema.construct(src, where, cls, kwargs))
     return out
 
@@ -354,7 +383,7 @@ def _search(src: Source, spec: Any) -> dict[str, Any] | None:
     schema.check_keys(src, path, spec, SEARCH_KEYS, "search")
     out: dict[str, Any] = {
         "method": schema.get_str(src, path, spec, "method", "tpe", choices=SEARCH_METHODS),
-        "metric": schema.get_str(src, path, spec, "metric", "val_loss"),
+        "metric": schema.get_str(src, path, spec, "metric", None),
         "direction": schema.get_str(src, path, spec, "direction", "auto",
                                     choices=("auto", "minimize", "maximize")),
         "trials": schema.get_int(src, path, spec, "trials", 20, minimum=1),
@@ -379,7 +408,6 @@ def _search(src: Source, spec: Any) -> dict[str, Any] | None:
     for key, value in params.items():
         where = path + ("params", key)
         out["params"][key] = _param_spec(src, where, value)
-        _check_param(src, where, key, out["params"][key])
     return out
 
 

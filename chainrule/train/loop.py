@@ -194,6 +194,7 @@ class Trainer:
         if install:
             previous = signal.signal(signal.SIGINT, self._on_sigint)
         try:
+            self._check_monitors()
             if resume is not None:
                 self._restore(resume)
             self._call("on_train_begin")
@@ -223,6 +224,20 @@ class Trainer:
             if install:
                 signal.signal(signal.SIGINT, previous)
         return self.history
+
+    def _check_monitors(self) -> None:
+        """A callback watching ``val_*`` without validation data fails now, not after the
+        first epoch's training."""
+        if self.val_data is not None:
+            return
+        watchers = [(type(cb).__name__, getattr(cb, "monitor", None)) for cb in self.callbacks]
+        if isinstance(self.scheduler, ReduceLROnPlateau):
+            watchers.append(("scheduler_monitor", self.scheduler_monitor))
+        for who, monitor in watchers:
+            if isinstance(monitor, str) and monitor.startswith("val_"):
+                raise ValueError(f"fit: {who} monitors {monitor!r}, but fit has no val_data "
+                                 "(pass val_data, or monitor a training metric such as "
+                                 "'loss')")
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         if self._interrupt:

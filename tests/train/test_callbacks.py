@@ -92,10 +92,14 @@ def test_early_stopping_min_delta_mode_and_keep_last() -> None:
 
 
 def test_early_stopping_names_a_missing_metric() -> None:
-    model, opt, loader, _ = _problem()
-    with pytest.raises(KeyError, match="monitor 'val_loss' is not among.*pass val_data"):
+    model, opt, loader, val = _problem()
+    with pytest.raises(ValueError, match="EarlyStopping monitors 'val_loss', but fit has no "
+                                         "val_data"):
         fit(model, nn.CrossEntropyLoss(), opt, loader, epochs=1,
             callbacks=[EarlyStopping()], verbose=False)
+    with pytest.raises(KeyError, match="monitor 'val_f1' is not among the epoch's metrics"):
+        fit(model, nn.CrossEntropyLoss(), opt, loader, val, epochs=1,
+            callbacks=[EarlyStopping(monitor="val_f1")], verbose=False)
 
 
 def test_early_stopping_state_survives_a_resume(tmp_path) -> None:
