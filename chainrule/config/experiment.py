@@ -28,7 +28,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,6 @@ class Experiment:
     output_dir: Path
     search: dict[str, Any] | None = None
     batch_size: int = 64
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def fit(self, resume: str | os.PathLike | None = None, callbacks: Any = (),
             **kwargs: Any) -> History:

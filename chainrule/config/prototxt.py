@@ -71,6 +71,7 @@ class Message:
         return values[-1] if values else default
 
     def line_of(self, name: str) -> int:
+        """The line of a field's first occurrence (the message's own line if absent)."""
         for n, _, line in self.fields:
             if n == name:
                 return line

@@ -42,6 +42,7 @@ class Float:
     step: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The spec as a dict (the form a config's ``search.params`` uses)."""
         return {"type": "float", "low": float(self.low), "high": float(self.high),
                 "log": self.log, "step": self.step}
 
@@ -61,6 +62,7 @@ class Int:
     step: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The spec as a dict (the form a config's ``search.params`` uses)."""
         return {"type": "int", "low": int(self.low), "high": int(self.high), "log": self.log,
                 "step": self.step}
 
@@ -77,6 +79,7 @@ class Categorical:
     choices: tuple[Any, ...]
 
     def to_dict(self) -> dict[str, Any]:
+        """The spec as a dict (the form a config's ``search.params`` uses)."""
         return {"type": "categorical", "choices": list(self.choices)}
 
 
