@@ -19,7 +19,9 @@ def _objectives_importable(monkeypatch):
 
 
 def test_two_workers_complete_every_grid_point_exactly_once(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("CHAINRULE_TEST_SLEEP", "0.2")
+    monkeypatch.setenv("CHAINRULE_TEST_SLEEP", "0.05")
+    (tmp_path / "barrier").mkdir()
+    monkeypatch.setenv("CHAINRULE_TEST_BARRIER", str(tmp_path / "barrier"))
     space = {"lr": search.Float(1e-4, 1.0, log=True), "width": [16, 32, 64]}
     study = search.run("search_objectives:quadratic", space, method="grid", grid=3, n_jobs=2,
                        storage=f"sqlite:///{tmp_path / 's.db'}", study_name="grid",
@@ -35,6 +37,7 @@ def test_two_workers_complete_every_grid_point_exactly_once(tmp_path, monkeypatc
     assert study.best_params == {"lr": pytest.approx(0.01), "width": 32}
     assert all(t.user_attrs["seed"] == 0 and t.user_attrs["duration_s"] >= 0 for t in trials)
     # running the same grid again finds nothing left to do
+    monkeypatch.delenv("CHAINRULE_TEST_BARRIER")
     again = search.run("search_objectives:quadratic", space, method="grid", grid=3,
                        storage=f"sqlite:///{tmp_path / 's.db'}", study_name="grid",
                        verbose=False)
