@@ -8,8 +8,10 @@ callbacks, no progress bar). Each round is a fresh process that runs the two one
 other, each from a fresh model (the order flips each round, so warm-up favours neither); the
 figure is the median over ``--rounds`` rounds (>= 5) of fit's time over the loop's, with the
 range. Running the pair back to back in one process keeps them under the same machine load,
-which on shared cores matters more than anything measured here. Both variants must end with
-bit-identical weights (checked every round).
+which on shared cores matters more than anything measured here. Both wall time and the
+process's CPU time are reported: on a loaded machine the CPU time (with one BLAS thread, so no
+thread spins while it waits for a core) is the steadier measure of the work each variant
+does. Both variants must end with bit-identical weights (checked every round).
 
 Data comes through ``benchmarks/_harness.py``'s NumPy reader (``mnist_arrays``), as in the
 other benchmarks.
@@ -60,7 +62,7 @@ def run_loop(args: argparse.Namespace) -> tuple[float, object]:
     import chainrule
 
     model, opt, loss_fn, train, test = _setup(args)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(args.epochs):
         model.train()
         loss_sum, correct, seen = 0.0, 0.0, 0
@@ -86,16 +88,16 @@ def run_loop(args: argparse.Namespace) -> tuple[float, object]:
                 val_correct += float((out.argmax(-1) == y).float().mean().item()) * n
         print(f"loop: loss {loss_sum / seen:.4f} acc {correct / seen:.4f} val_loss "
               f"{val_loss / val_seen:.4f} val_acc {val_correct / val_seen:.4f}", file=sys.stderr)
-    return time.perf_counter() - start, model
+    return time.perf_counter() - start, time.process_time() - cpu, model
 
 
 def run_fit(args: argparse.Namespace) -> tuple[float, object]:
     from chainrule.train import fit
 
     model, opt, loss_fn, train, test = _setup(args)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fit(model, loss_fn, opt, train, test, epochs=args.epochs, file=sys.stderr)
-    return time.perf_counter() - start, model
+    return time.perf_counter() - start, time.process_time() - cpu, model
 
 
 def _digest(model) -> str:
@@ -108,15 +110,15 @@ def _digest(model) -> str:
 def _child(args: argparse.Namespace) -> None:
     out = {}
     for variant in args.child.split(","):
-        seconds, model = (run_fit if variant == "fit" else run_loop)(args)
-        out[variant] = {"seconds": seconds, "digest": _digest(model)}
+        seconds, cpu, model = (run_fit if variant == "fit" else run_loop)(args)
+        out[variant] = {"seconds": seconds, "cpu": cpu, "digest": _digest(model)}
     print(json.dumps(out))
 
 
 def _spawn(order: tuple[str, ...], argv: list[str]) -> dict:
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = "2"
+        env[var] = "1"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     done = subprocess.run([sys.executable, __file__, "--child", ",".join(order), *argv],
                           capture_output=True, text=True, env=env)
@@ -143,22 +145,28 @@ def main() -> None:
     print(f"fit vs a hand-written loop, {args.epochs} epoch(s) of {size:,} MNIST images + "
           f"test-set evaluation each, {args.rounds} rounds (a fresh process each, the two "
           "back to back, order alternating)")
-    ratios, times = [], {v: [] for v in VARIANTS}
+    ratios: dict[str, list[float]] = {"seconds": [], "cpu": []}
+    times = {(v, k): [] for v in VARIANTS for k in ratios}
     for i in range(args.rounds):
         order = VARIANTS if i % 2 == 0 else VARIANTS[::-1]
         got = _spawn(order, argv)
         if got["fit"]["digest"] != got["loop"]["digest"]:
             raise RuntimeError("fit and the loop ended with different weights")
-        for v in VARIANTS:
-            times[v].append(got[v]["seconds"])
-        ratios.append(got["fit"]["seconds"] / got["loop"]["seconds"])
-        print(f"  round {i + 1}: loop {got['loop']['seconds']:.2f}s  fit "
-              f"{got['fit']['seconds']:.2f}s  fit/loop {ratios[-1]:.3f}", flush=True)
-    med = statistics.median(ratios)
-    print(f"loop median {statistics.median(times['loop']):.2f}s, fit median "
-          f"{statistics.median(times['fit']):.2f}s")
-    print(f"fit / loop time: median {med:.3f} [{min(ratios):.3f}-{max(ratios):.3f}] "
-          f"(overhead {100 * (med - 1):+.1f}%; weights identical in every round)")
+        for k in ratios:
+            for v in VARIANTS:
+                times[(v, k)].append(got[v][k])
+            ratios[k].append(got["fit"][k] / got["loop"][k])
+        print(f"  round {i + 1} ({order[0]} first): wall loop {got['loop']['seconds']:.2f}s "
+              f"fit {got['fit']['seconds']:.2f}s ({ratios['seconds'][-1]:.3f}); cpu loop "
+              f"{got['loop']['cpu']:.2f}s fit {got['fit']['cpu']:.2f}s "
+              f"({ratios['cpu'][-1]:.3f})", flush=True)
+    for k, label in (("seconds", "wall time"), ("cpu", "CPU time")):
+        r = ratios[k]
+        med = statistics.median(r)
+        print(f"fit / loop {label}: median {med:.3f} [{min(r):.3f}-{max(r):.3f}] (overhead "
+              f"{100 * (med - 1):+.1f}%; loop median {statistics.median(times[('loop', k)]):.2f}s,"
+              f" fit median {statistics.median(times[('fit', k)]):.2f}s)")
+    print("weights identical in every round")
 
 
 if __name__ == "__main__":
