@@ -52,9 +52,9 @@ def test_random_and_tpe_in_process(tmp_path) -> None:
                        storage=f"sqlite:///{tmp_path / 'r.db'}", verbose=False)
     assert len(study.trials) == 6
     assert len({t.params["lr"] for t in study.trials}) == 6
-    tpe = search.run(quadratic, space, method="tpe", n_trials=10, study_name="tpe",
+    tpe = search.run(quadratic, space, method="tpe", n_trials=8, study_name="tpe",
                      storage=f"sqlite:///{tmp_path / 'r.db'}", startup_trials=4, verbose=False)
-    assert len(tpe.trials) == 10 and tpe.best_value < 0.5
+    assert len(tpe.trials) == 8 and tpe.best_value < 0.5
 
 
 def test_median_pruning_stops_bad_trials(tmp_path) -> None:
