@@ -253,6 +253,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from chainrule.config import load
 
     exp = load(args.config, overrides)
+    if exp.train_loader is None:
+        raise UsageError(f"{args.config}: the config has no data section: nothing to train on")
     n_params = sum(p.numel() for p in exp.model.parameters())
     val = f", {len(exp.val_loader.dataset)} validation" if exp.val_loader is not None else ""
     print(f"chainrule train: {exp.name}: {type(exp.model).__name__} of {len(exp.layers)} "
@@ -274,6 +276,8 @@ def _cmd_test(args: argparse.Namespace) -> int:
     from chainrule.config import load
 
     exp = load(args.config, args.overrides)
+    if exp.test_loader is None:
+        raise UsageError(f"{args.config}: the config has no data section: nothing to test on")
     result = exp.test(weights=args.weights)
     print(f"chainrule test: {exp.name} with {args.weights}: "
           + "  ".join(f"{k} {v:.4f}" for k, v in result.items())

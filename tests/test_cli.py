@@ -108,6 +108,9 @@ def test_bad_input_exits_2_with_one_line(tiny, tmp_path, capsys) -> None:
                    "model[2].type: unknown layer type 'Relu' (did you mean 'ReLU'?)")
     _fails_cleanly(capsys, ["train", str(tiny), "--lr", "0.1"], "--lr apply only without")
     _fails_cleanly(capsys, ["summary", str(tmp_path / "none.yaml")], "no such config file")
+    nodata = tmp_path / "nodata.yaml"
+    nodata.write_text("model:\n  input_shape: [4]\n  layers: [{type: Linear, out_features: 2}]\n")
+    _fails_cleanly(capsys, ["train", str(nodata)], "no data section: nothing to train on")
 
 
 def test_damaged_checkpoints_exit_2(tiny, tmp_path, capsys) -> None:

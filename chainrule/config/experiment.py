@@ -98,7 +98,8 @@ class Experiment:
             **kwargs: Any) -> History:
         """Train with :func:`chainrule.train.fit` (Ctrl-C writes ``output_dir/interrupted``)."""
         if self.train_loader is None:
-            raise RuntimeError("this Experiment was loaded with data=False: it cannot train")
+            raise RuntimeError(f"{self.path}: no data to train on (the config has no data "
+                               "section, or it was loaded with data=False)")
         kwargs.setdefault("checkpoint", self.output_dir / "interrupted")
         return fit(self.model, self.loss_fn, self.optimizer, self.train_loader,
                    self.val_loader, epochs=self.epochs, metrics=self.metrics,
@@ -112,7 +113,8 @@ class Experiment:
         if weights is not None:
             load_weights(self.model, weights)
         if self.test_loader is None:
-            raise RuntimeError("this Experiment was loaded with data=False: it cannot test")
+            raise RuntimeError(f"{self.path}: no data to test on (the config has no data "
+                               "section, or it was loaded with data=False)")
         return evaluate(self.model, self.loss_fn, self.test_loader, metrics=self.metrics)
 
     def summary(self) -> Any:
