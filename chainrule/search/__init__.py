@@ -173,6 +173,9 @@ def run_config(path: str | os.PathLike, overrides: Sequence[str] = (), *,
     if exp.search is None:
         raise ConfigError(f"{path}: no search section: add one (see docs/guides/search.md)",
                           os.fspath(path))
+    if exp.config.get("data") is None:
+        raise ConfigError(f"{path}: no data section: the trials have nothing to train on",
+                          os.fspath(path))
     s = dict(exp.search)
     metric = s["metric"]
     direction = s["direction"] if s["direction"] != "auto" else \
