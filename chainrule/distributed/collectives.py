@@ -66,27 +66,40 @@ def _same_dtype(arrays: list[np.ndarray], op: str) -> None:
                          f"{sorted(str(d) for d in dtypes)}")
 
 
-def _mpi_op(op: ReduceOp, arr: np.ndarray, name: str) -> Any:
-    """The MPI reduction for ``op`` on ``arr``'s dtype (AVG is a SUM, divided afterwards)."""
-    if not isinstance(op, ReduceOp):
-        raise ValueError(f"{name}: op must be a ReduceOp, got {op!r}")
+_OP_TABLES: dict[str, dict] = {}  # dtype kind -> {ReduceOp: MPI.Op}, built on first use
+
+
+def _op_table(kind: str) -> dict:
+    table = _OP_TABLES.get(kind)
+    if table is not None:
+        return table
     MPI = _mpi()
-    kind = arr.dtype.kind
     if kind == "b":  # bools: logical ops (MPI has no SUM on C_BOOL); sum and max are "or"
         table = {ReduceOp.SUM: MPI.LOR, ReduceOp.MAX: MPI.LOR, ReduceOp.BOR: MPI.LOR,
                  ReduceOp.PRODUCT: MPI.LAND, ReduceOp.MIN: MPI.LAND, ReduceOp.BAND: MPI.LAND,
                  ReduceOp.BXOR: MPI.LXOR}
     else:
-        table = {ReduceOp.SUM: MPI.SUM, ReduceOp.AVG: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD,
-                 ReduceOp.MIN: MPI.MIN, ReduceOp.MAX: MPI.MAX}
+        table = {ReduceOp.SUM: MPI.SUM, ReduceOp.PRODUCT: MPI.PROD, ReduceOp.MIN: MPI.MIN,
+                 ReduceOp.MAX: MPI.MAX}
+        if kind == "f":
+            table[ReduceOp.AVG] = MPI.SUM  # then divided by the world size
         if kind in "iu":
             table.update({ReduceOp.BAND: MPI.BAND, ReduceOp.BOR: MPI.BOR,
                           ReduceOp.BXOR: MPI.BXOR})
-    if op is ReduceOp.AVG and kind != "f":
+    _OP_TABLES[kind] = table
+    return table
+
+
+def _mpi_op(op: ReduceOp, arr: np.ndarray, name: str) -> Any:
+    """The MPI reduction for ``op`` on ``arr``'s dtype (AVG is a SUM, divided afterwards)."""
+    mpi_op = _op_table(arr.dtype.kind).get(op)
+    if mpi_op is not None:
+        return mpi_op
+    if not isinstance(op, ReduceOp):
+        raise ValueError(f"{name}: op must be a ReduceOp, got {op!r}")
+    if op is ReduceOp.AVG:
         raise ValueError(f"{name}: ReduceOp.AVG needs a floating-point tensor, got {arr.dtype}")
-    if op not in table:
-        raise ValueError(f"{name}: {op} is not defined for {arr.dtype} tensors")
-    return table[op]
+    raise ValueError(f"{name}: {op} is not defined for {arr.dtype} tensors")
 
 
 def _averager(op: ReduceOp, arr: np.ndarray, size: int) -> Callable[[], None] | None:

@@ -32,14 +32,20 @@ _NOT_INITIALIZED = ("Default process group has not been initialized, please make
                     "init_process_group.")
 
 
+_MPI: list = []  # the mpi4py.MPI module, once imported (collectives ask for it every call)
+
+
 def _mpi() -> Any:
     """The ``mpi4py.MPI`` module (importing it initialises MPI)."""
+    if _MPI:
+        return _MPI[0]
     try:
         from mpi4py import MPI
     except ImportError as e:
         raise RuntimeError(
             "chainrule.distributed needs mpi4py and an MPI library: pip install "
             "'chainrule[distributed]' (mpi4py and the mpich wheels)") from e
+    _MPI.append(MPI)
     return MPI
 
 
@@ -258,6 +264,13 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
 
     An uncaught exception on any rank from here on prints ``rank R failed: <error>`` with
     its traceback and aborts the job (``MPI_Abort``), so the other ranks end too.
+
+    Example:
+        >>> from chainrule import distributed as dist
+        >>> dist.init_process_group("gloo")  # (in a script: dist.init_process_group("mpi"))
+        Traceback (most recent call last):
+        ...
+        RuntimeError: chainrule.distributed has only the 'mpi' backend, got backend='gloo': ...
     """
     if _world.default_pg is not None:
         raise ValueError("trying to initialize the default process group twice!")

@@ -220,11 +220,12 @@ class _Reducer:
         if grad is None:
             bucket.flat[lo:hi] = 0
         else:
-            bucket.flat[lo:hi] = grad.detach().numpy().reshape(-1)
+            # Copied in times 1/p (one pass), then summed: torch's reducer scales while
+            # copying too (mul_out by 1/p), so the average cannot overflow.
+            np.multiply(grad.detach().numpy().reshape(-1), 1.0 / self.world_size,
+                        out=bucket.flat[lo:hi])
         bucket.pending -= 1
         if bucket.pending == 0:
-            # Divide before summing, as torch's default: the average cannot overflow.
-            np.divide(bucket.flat, self.world_size, out=bucket.flat)
             self.launch_ready_buckets()
 
     def launch_ready_buckets(self) -> None:
