@@ -44,10 +44,16 @@ def test_uninitialized_queries_raise_as_torch() -> None:
         dist.all_reduce(chainrule.zeros(2))
 
 
-def test_other_backends_are_refused_before_touching_mpi() -> None:
+def test_other_backends_are_refused() -> None:
     with pytest.raises(RuntimeError, match="only the 'mpi' backend"):
         dist.init_process_group("gloo")
-    assert "mpi4py.MPI" not in sys.modules  # importing the package did not start MPI
+    assert not dist.is_initialized()
+
+
+def test_importing_does_not_start_mpi(mpi: Any) -> None:
+    done = mpi.run(["-c", "import sys, chainrule, chainrule.distributed as d, chainrule.nn; "
+                          "d.is_available(); print('mpi4py.MPI' in sys.modules)"])
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
 
 
 def test_without_mpi4py_the_package_imports_and_says_unavailable(monkeypatch) -> None:
