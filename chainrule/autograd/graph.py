@@ -24,7 +24,7 @@ from chainrule.autograd import anomaly as _anomaly
 from chainrule.autograd import forward_ad as _forward_ad
 from chainrule.autograd.grad_mode import STATE
 
-__all__ = ["Node", "AccumulateGrad", "run_backward", "edge_of"]
+__all__ = ["Node", "AccumulateGrad", "run_backward", "edge_of", "queue_callback"]
 
 _ndarray = np.ndarray
 _asarray = np.asarray
@@ -457,6 +457,42 @@ def _add(a: Any, b: Any) -> Any:
     return b if a is None else a + b
 
 
+# Callbacks queued while a backward runs (torch's Engine.queue_callback), one list per running
+# backward: backward calls can nest (a hook may call backward), and each list runs when its own
+# backward has finished. DistributedDataParallel waits for its all-reduces in one.
+_final_callbacks: list[list[Callable[[], None]]] = []
+
+
+def queue_callback(callback: Callable[[], None]) -> None:
+    """Run ``callback()`` when the backward now running has finished (every ``.grad`` written).
+
+    Only valid during backward (from a hook), as torch's
+    ``Variable._execution_engine.queue_callback``; a callback may queue further callbacks.
+
+    Example:
+        >>> import chainrule
+        >>> from chainrule.autograd.graph import queue_callback
+        >>> x = chainrule.ones(2, requires_grad=True)
+        >>> _ = x.register_hook(lambda g: queue_callback(lambda: print("done:", x.grad)))
+        >>> (x * 3).sum().backward()
+        done: tensor([3., 3.])
+    """
+    if not _final_callbacks:
+        raise RuntimeError("Final callbacks can only be installed during backward pass.")
+    _final_callbacks[-1].append(callback)
+
+
+def _run_final_callbacks() -> None:
+    callbacks = _final_callbacks[-1]
+    try:
+        i = 0
+        while i < len(callbacks):  # (a callback may append more)
+            callbacks[i]()
+            i += 1
+    finally:
+        _final_callbacks.pop()
+
+
 def run_backward(
     roots: Sequence[Any],
     grad_roots: Sequence[Any],
@@ -510,6 +546,7 @@ def run_backward(
     push_ready = ready.append
     pop_grad = grads.pop
     get_grad = grads.get
+    _final_callbacks.append([])
     try:
         while ready:
             node = pop_ready()
@@ -566,10 +603,17 @@ def run_backward(
                     node.versions = _FREED  # (Node._release, inlined: runs for every node)
                     node.inputs = None
                     node.out = None
+    except BaseException:
+        _final_callbacks.pop()
+        raise
     finally:
         STATE.enabled = prev_mode
         if anomaly:
             _anomaly.in_backward[0] -= 1
+    if _final_callbacks[-1]:
+        _run_final_callbacks()
+    else:
+        _final_callbacks.pop()
 
     if accumulate:
         return None

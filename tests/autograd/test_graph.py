@@ -597,3 +597,76 @@ def test_leaf_gradient_that_views_a_kept_tensor_is_copied():
         w.grad.zero_()
         if keep:
             assert_close(kept[0], expected.t())
+
+
+# -- final callbacks (torch's Engine.queue_callback) --------------------------------------------
+def test_queued_callback_runs_after_every_gradient_is_written():
+    from chainrule.autograd.graph import queue_callback
+
+    w = chainrule.tensor([1.0, 2.0], requires_grad=True)
+    b = chainrule.tensor(0.5, requires_grad=True)
+    seen = []
+    # queued from w's hook, which runs before b's gradient has been accumulated
+    w.register_post_accumulate_grad_hook(
+        lambda p: queue_callback(lambda: seen.append((w.grad.tolist(), b.grad.item()))))
+    ((w * 3).sum() + b * 4).backward()
+    assert seen == [([3.0, 3.0], 4.0)]
+    ((w * 3).sum() + b * 4).backward()  # once per backward
+    assert seen[1:] == [([6.0, 6.0], 8.0)]
+
+
+def test_callbacks_may_queue_callbacks_and_run_in_order():
+    from chainrule.autograd.graph import queue_callback
+
+    x = chainrule.ones(2, requires_grad=True)
+    order = []
+
+    def first():
+        order.append("first")
+        queue_callback(lambda: order.append("queued by first"))
+
+    def hook(g):
+        queue_callback(first)
+        queue_callback(lambda: order.append("second"))
+
+    x.register_hook(hook)
+    (x * 2).sum().backward()
+    assert order == ["first", "second", "queued by first"]
+
+
+def test_queue_callback_outside_backward_raises_as_torch():
+    from chainrule.autograd.graph import queue_callback
+
+    with pytest.raises(RuntimeError, match="Final callbacks can only be installed during "
+                                           "backward pass"):
+        queue_callback(lambda: None)
+    with pytest.raises(RuntimeError, match="Final callbacks can only be installed"):
+        torch.autograd.Variable._execution_engine.queue_callback(lambda: None)
+
+
+def test_nested_backward_runs_its_own_callbacks_and_errors_clear_them():
+    from chainrule.autograd import graph
+
+    x = chainrule.ones(1, requires_grad=True)
+    y = chainrule.ones(1, requires_grad=True)
+    order = []
+
+    def hook(g):
+        graph.queue_callback(lambda: order.append("outer"))
+        with chainrule.enable_grad():  # (hooks run with grad mode off)
+            inner = (y * 5).sum()
+        y.register_hook(lambda g2: graph.queue_callback(lambda: order.append("inner")))
+        inner.backward()
+        order.append("inner backward returned")
+
+    x.register_hook(hook)
+    (x * 2).sum().backward()
+    assert order == ["inner", "inner backward returned", "outer"]
+    assert graph._final_callbacks == []
+
+    z = chainrule.ones(1, requires_grad=True)
+    z.register_hook(lambda g: (graph.queue_callback(lambda: order.append("never")),
+                               1 / 0))
+    with pytest.raises(ZeroDivisionError):
+        (z * 2).sum().backward()
+    assert graph._final_callbacks == [] and "never" not in order

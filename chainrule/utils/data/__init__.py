@@ -22,6 +22,7 @@ from chainrule.utils.data.dataset import (
                                           TensorDataset,
                                           random_split,
 )
+from chainrule.utils.data.distributed import DistributedSampler
 from chainrule.utils.data.sampler import (
                                           BatchSampler,
                                           RandomSampler,
@@ -34,4 +35,4 @@ from chainrule.utils.data.sampler import (
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "ChainDataset",
            "Subset", "random_split", "Sampler", "SequentialSampler", "RandomSampler",
            "SubsetRandomSampler", "WeightedRandomSampler", "BatchSampler", "DataLoader",
-           "default_collate", "default_convert", "get_worker_info"]
+           "default_collate", "default_convert", "get_worker_info", "DistributedSampler"]
