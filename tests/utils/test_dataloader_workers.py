@@ -390,10 +390,10 @@ import chainrule
 from chainrule.utils.data import DataLoader, Dataset
 
 
-def report_interrupt(iterators):
-    # Runs in the main process as soon as KeyboardInterrupt reaches the program: every
-    # worker must be gone already (no waiting), and the interrupt must have come through.
-    codes = [w.exitcode for it in iterators for w in it._workers]
+def report_interrupt(workers):
+    # Runs in the main process as soon as KeyboardInterrupt reaches the program (and the
+    # program has dropped its iterators): every worker must be gone already, no waiting.
+    codes = [w.exitcode for w in workers]
     left = [p.pid for p in multiprocessing.active_children()]
     print("interrupted", codes, left, flush=True)
     sys.exit(0)
@@ -456,13 +456,17 @@ def test_ctrl_c_while_waiting_for_a_batch(tmp_path, persistent):
             next(it)
             next(it)
         except KeyboardInterrupt:
-            report_interrupt([it])
+            # the interrupt came inside the loader (it was waiting): the iterator has shut
+            # its workers down already, though the program still holds it
+            report_interrupt(it._workers)
         """)
     assert_clean_interrupt(code, out, err)
 
 
 def test_ctrl_c_between_batches_of_a_busy_loader(tmp_path):
-    # the original scenario: workers busy, the main process consuming batches
+    # the original scenario: workers busy, the main process consuming batches. The interrupt
+    # comes inside the loader or in the loop's own code; then the workers go with the iterator
+    # (here: `del it`; a `for` loop drops it as the KeyboardInterrupt leaves the loop)
     code, out, err = run_ctrl_c(tmp_path, """
         class Slow(Dataset):
             def __getitem__(self, i):
@@ -472,13 +476,15 @@ def test_ctrl_c_between_batches_of_a_busy_loader(tmp_path):
                 return 10 ** 6
 
         it = iter(DataLoader(Slow(), batch_size=1, num_workers=2))
+        workers = it._workers
         try:
             next(it)
-            print(" ".join(str(w.pid) for w in it._workers), flush=True)
+            print(" ".join(str(w.pid) for w in workers), flush=True)
             for _ in it:
                 pass
         except KeyboardInterrupt:
-            report_interrupt([it])
+            del it
+            report_interrupt(workers)
         """)
     assert_clean_interrupt(code, out, err)
 
@@ -505,17 +511,18 @@ def test_ctrl_c_while_workers_start(tmp_path, kind):
     code, out, err = run_ctrl_c(tmp_path, class_prelude_for_start.format(kind=kind) + """
 
 if __name__ == "__main__":
-    iterators = []
+    workers = []
     try:
         loader = DataLoader(chainrule.utils.data.TensorDataset(chainrule.arange(1000)),
                             batch_size=1, num_workers=3, multiprocessing_context=Context())
-        iterators.append(iter(loader))
         for _ in range(1000):  # the interrupt arrives during the start, or very soon after
-            list(iterators[-1])
-            iterators.append(iter(loader))
+            it = iter(loader)
+            workers += it._workers
+            list(it)
         print("never interrupted", flush=True)
     except KeyboardInterrupt:
-        report_interrupt(iterators)
+        it = None
+        report_interrupt(workers)
 """, announcements=0)
     if kind == "Spawn":
         # A spawned worker is a new interpreter, which sets up its own SIGINT handler before
