@@ -494,10 +494,12 @@ import multiprocessing.context as mpc
 
 
 class InterruptingProcess(mpc.{kind}Process):
-    # The first thing a new worker does, before DataLoader's code runs in it: Ctrl-C, to the
-    # whole group (this worker, the others, and the main process, which is still starting them).
+    # The first thing worker 0 does, before DataLoader's code runs in it: Ctrl-C, to the whole
+    # group (this worker, and the main process, which is still starting the other two). Once:
+    # a program that gets Ctrl-C twice may well be interrupted inside its own except block.
     def run(self):
-        os.killpg(0, signal.SIGINT)
+        if self._args[-2] == 0:  # worker_loop(..., worker_id, num_workers)
+            os.killpg(0, signal.SIGINT)
         super().run()
 
 
@@ -554,5 +556,17 @@ def test_sigint_deferred_holds_ctrl_c_until_the_block_ends():
             steps.append("left the block")
             time.sleep(30)  # the re-sent SIGINT interrupts this
         assert steps[-1] == "left the block"
+        # cleanup on interrupt runs before the KeyboardInterrupt, and cannot be interrupted
+        def cleanup():
+            signal.raise_signal(signal.SIGINT)  # a second Ctrl-C meanwhile: recorded too
+            steps.append("cleaned up")
+
+        with pytest.raises(KeyboardInterrupt):
+            with _sigint_deferred(on_interrupt=cleanup):
+                signal.raise_signal(signal.SIGINT)
+        assert steps[-1] == "cleaned up"
+        with _sigint_deferred(on_interrupt=cleanup):  # no interrupt, no cleanup
+            steps.append("quiet again")
+        assert steps[-1] == "quiet again"
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -318,7 +318,8 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._index_queues: list = []
         self._readers: list = []
         self._workers: list = []
-        self._shutdown = False
+        self._shutdown = False  # no more batches: set when shutting down starts
+        self._cleaned_up = False  # every worker gone: set when shutting down is complete
         self._workers_done_event = ctx.Event()
         try:
             for _ in range(self._num_workers):
@@ -330,7 +331,9 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 # started here, not inside the block below: it must not inherit a blocked SIGINT
                 from multiprocessing import forkserver
                 forkserver.ensure_running()
-            with _sigint_deferred():  # Ctrl-C now would leave a worker nobody knows about
+            # Ctrl-C now would leave a worker nobody knows about: held back, and if it came,
+            # the workers are stopped before it is raised
+            with _sigint_deferred(on_interrupt=self._shutdown_workers):
                 for worker_id in range(self._num_workers):
                     self._start_worker(ctx, loader, worker_id)
             self._reset(loader, first_iter=True)
@@ -543,7 +546,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         Runs with Ctrl-C held back: a Ctrl-C during shutdown is raised when it is done, never
         halfway, with workers left running.
         """
-        if self._shutdown or os.getpid() != self._owner_pid:
+        if self._cleaned_up or os.getpid() != self._owner_pid:
             return
         self._shutdown = True
         with _sigint_deferred():
@@ -574,6 +577,9 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 q.close()
             for r in self._readers:
                 r.close()
+            # Only now: a second Ctrl-C that came before the block above took effect left
+            # this undone, and __del__ will do it again.
+            self._cleaned_up = True
 
     def __del__(self) -> None:
         try:
@@ -587,7 +593,8 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
 
 
 @contextlib.contextmanager
-def _sigint_deferred(in_finalizer: bool = False) -> Iterator[None]:
+def _sigint_deferred(in_finalizer: bool = False,
+                     on_interrupt: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold Ctrl-C (SIGINT) back for the block, then deliver it as if it came just after.
 
     Starting and stopping workers must not be cut in half: a KeyboardInterrupt between a
@@ -599,6 +606,8 @@ def _sigint_deferred(in_finalizer: bool = False) -> Iterator[None]:
     it has its usual effect (a KeyboardInterrupt, unless the program set another handler).
     Only the main thread can handle signals; elsewhere the block runs as it is.
 
+    ``on_interrupt``: called, still under the recording handler, when a SIGINT came during
+    the block, before it is raised (to clean up with no KeyboardInterrupt possible meanwhile).
     ``in_finalizer``: the block runs in ``__del__``, where Python drops any exception (the
     KeyboardInterrupt would be lost); the SIGINT is then sent again to the main thread a
     moment later, once ``__del__`` has returned.
@@ -611,7 +620,11 @@ def _sigint_deferred(in_finalizer: bool = False) -> Iterator[None]:
         yield  # set outside Python (cannot be restored), or ignored: nothing to hold back
         return
     received: list[int] = []
-    signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+
+    def record(signum: int, frame: Any) -> None:
+        received.append(signum)
+
+    signal.signal(signal.SIGINT, record)
     can_mask = hasattr(signal, "pthread_sigmask")
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if can_mask else None
     try:
@@ -619,12 +632,17 @@ def _sigint_deferred(in_finalizer: bool = False) -> Iterator[None]:
     finally:
         if can_mask:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending SIGINT arrives now
-        signal.signal(signal.SIGINT, previous)  # runs the recording handler first, if due
-        if received and in_finalizer and hasattr(signal, "pthread_kill"):
-            threading.Thread(target=_resend_sigint, args=(threading.get_ident(),),
-                             name="DataLoaderResendSIGINT", daemon=True).start()
-        elif received:
-            signal.raise_signal(signal.SIGINT)
+        signal.signal(signal.SIGINT, record)  # runs the recording handler first, if due
+        try:
+            if received and on_interrupt is not None:
+                on_interrupt()
+        finally:
+            signal.signal(signal.SIGINT, previous)  # (records one that came meanwhile)
+            if received and in_finalizer and hasattr(signal, "pthread_kill"):
+                threading.Thread(target=_resend_sigint, args=(threading.get_ident(),),
+                                 name="DataLoaderResendSIGINT", daemon=True).start()
+            elif received:
+                signal.raise_signal(signal.SIGINT)
 
 
 def _resend_sigint(main_thread_id: int) -> None:
