@@ -7,6 +7,7 @@ Every function takes torch's keyword arguments (``dtype``, ``device``, ``require
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,10 +30,20 @@ __all__ = [
 ]
 
 
-def _size(size: Sequence[Any]) -> tuple[int, ...]:
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+def _size(size: Sequence[Any], name: str = "") -> tuple[int, ...]:
+    """A creation function's ``*size`` (or one sequence) as ints; floats and other
+    non-integers raise torch's TypeError naming the function (``name``)."""
+    packed = len(size) == 1 and isinstance(size[0], (tuple, list))
+    if packed:
         size = size[0]
-    out = tuple(int(s) for s in size)
+    try:
+        out = tuple(operator.index(s) for s in size)
+    except TypeError:
+        pos, bad = next((i, s) for i, s in enumerate(size) if not _is_index(s))
+        where = (f"but found element of type {type(bad).__name__} at pos {pos}"
+                 if packed or len(size) > 1 else f"not {type(bad).__name__}")
+        raise TypeError(f"{name or 'tensor'}(): argument 'size' (position 1) must be tuple of "
+                        f"ints, {where}") from None
     for s in out:
         if s < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: "
@@ -40,11 +51,22 @@ def _size(size: Sequence[Any]) -> tuple[int, ...]:
     return out
 
 
+def _is_index(s: Any) -> bool:
+    try:
+        operator.index(s)
+    except TypeError:
+        return False
+    return True
+
+
 def _finish(arr: np.ndarray, requires_grad: bool, device: Any) -> Tensor:
     if device is not None:
         _backend.check_device(device)
     t = Tensor._make(arr)
     if requires_grad:
+        if arr.dtype.kind != "f":  # the factory functions' words (requires_grad_ has others)
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require "
+                               "gradients")
         t.requires_grad = True
     return t
 
@@ -143,7 +165,8 @@ def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool
         >>> chainrule.zeros(2, 3).shape
         chainrule.Size([2, 3])
     """
-    return _finish(xp.zeros(_size(size), dtype=dtypes.to_dtype(dtype).np), requires_grad, device)
+    return _finish(xp.zeros(_size(size, "zeros"), dtype=dtypes.to_dtype(dtype).np), requires_grad,
+                   device)
 
 
 def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
@@ -155,7 +178,8 @@ def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool 
         >>> chainrule.ones(2)
         tensor([1., 1.])
     """
-    return _finish(xp.ones(_size(size), dtype=dtypes.to_dtype(dtype).np), requires_grad, device)
+    return _finish(xp.ones(_size(size, "ones"), dtype=dtypes.to_dtype(dtype).np), requires_grad,
+                   device)
 
 
 def full(size: Sequence[int], fill_value: Any, *, dtype: Any = None, device: Any = None,
@@ -169,13 +193,14 @@ def full(size: Sequence[int], fill_value: Any, *, dtype: Any = None, device: Any
     """
     if dtype is None:
         dtype = dtypes.scalar_dtype(fill_value)
-    return _finish(_filled(fill_value, _size((size,)), dtype), requires_grad, device)
+    return _finish(_filled(fill_value, _size((size,), "full"), dtype), requires_grad, device)
 
 
 def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False,
           memory_format: Any = None) -> Tensor:
     """An uninitialised tensor of the given size (NumPy's ``empty``)."""
-    return _finish(xp.empty(_size(size), dtype=dtypes.to_dtype(dtype).np), requires_grad, device)
+    return _finish(xp.empty(_size(size, "empty"), dtype=dtypes.to_dtype(dtype).np), requires_grad,
+                   device)
 
 
 def _like_dtype(input: Tensor, dtype: Any) -> Any:
@@ -273,10 +298,11 @@ def eye(n: int, m: int | None = None, *, dtype: Any = None, device: Any = None,
     return _finish(np.eye(n, m, dtype=dtypes.to_dtype(dtype).np), requires_grad, device)
 
 
-def _float_dtype(dtype: Any) -> dtypes.dtype:
+def _float_dtype(dtype: Any, kernel: str) -> dtypes.dtype:
     d = dtypes.to_dtype(dtype)
     if not d.is_floating_point:
-        raise RuntimeError(f"\"check_uniform_bounds\" not implemented for '{d.name}'")
+        raise NotImplementedError(f"\"{kernel}\" not implemented for "
+                                  f"'{dtypes.scalar_type_name(d)}'")
     return d
 
 
@@ -290,8 +316,8 @@ def rand(*size: Any, generator: Any = None, dtype: Any = None, device: Any = Non
         >>> bool((x >= 0).all() and (x < 1).all())
         True
     """
-    d = _float_dtype(dtype)
-    arr = rng(generator).random(_size(size), dtype=np.float64).astype(d.np)
+    d = _float_dtype(dtype, "check_uniform_bounds")
+    arr = rng(generator).random(_size(size, "rand"), dtype=np.float64).astype(d.np)
     return _finish(arr, requires_grad, device)
 
 
@@ -305,12 +331,12 @@ def randn(*size: Any, generator: Any = None, dtype: Any = None, device: Any = No
         >>> abs(chainrule.randn(100000).mean().item()) < 0.02
         True
     """
-    d = _float_dtype(dtype)
+    d = _float_dtype(dtype, "normal_kernel_cpu")
     gen = rng(generator)
     if d.np == np.float32:
-        arr = gen.standard_normal(_size(size), dtype=np.float32)
+        arr = gen.standard_normal(_size(size, "randn"), dtype=np.float32)
     else:
-        arr = gen.standard_normal(_size(size)).astype(d.np)
+        arr = gen.standard_normal(_size(size, "randn")).astype(d.np)
     return _finish(arr, requires_grad, device)
 
 
@@ -348,7 +374,7 @@ def randint(low: int, high: Any = None, size: Any = None, *, generator: Any = No
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
                            f">= to={high}")
     d = dtypes.to_dtype(dtype) if dtype is not None else dtypes.int64
-    arr = rng(generator).integers(low, high, size=_size((size,))).astype(d.np)
+    arr = rng(generator).integers(low, high, size=_size((size,), "randint")).astype(d.np)
     return _finish(arr, requires_grad, device)
 
 
@@ -388,12 +414,12 @@ def normal(mean: Any = 0.0, std: Any = 1.0, size: Any = None, *, generator: Any 
     if isinstance(s, (int, float)) and s < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {s}")
     if size is not None:
-        shape = _size((size,))
+        shape = _size((size,), "normal")
     else:
         shape = np.broadcast_shapes(np.shape(m), np.shape(s))
     if dtype is None:
         dtype = next((t.dtype for t in (mean, std) if isinstance(t, Tensor)), None)
-    d = _float_dtype(dtype)
+    d = _float_dtype(dtype, "normal_kernel_cpu")
     z = rng(generator).standard_normal(shape)
     return _finish((m + s * z).astype(d.np), requires_grad, None)
 

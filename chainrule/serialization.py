@@ -193,15 +193,26 @@ def save(obj: Any, f: FileLike) -> None:
 
 
 class _Decoder:
+    """Rebuilds the object from the structure JSON, into a closed set of types.
+
+    The JSON may come from anywhere (a checksum is no signature: whoever edits a file can
+    recompute it), so every tag's value is checked before it is used, and anything that does
+    not fit raises :class:`_Unreadable`, which ``load`` reports naming the file.
+    """
+
+    # NumPy scalar kinds chainrule.save writes: bool, int, uint, float, str (never object,
+    # void, bytes or dates)
+    _SCALAR_KINDS = "biufU"
+
     def __init__(self, arrays: dict[str, np.ndarray], where: str) -> None:
         self.arrays = arrays
-        self.tensors: dict[str, Any] = {}
+        self.tensors: dict[tuple, Any] = {}
         self.where = where
 
     def _entry(self, name: Any) -> np.ndarray:
         if not isinstance(name, str) or name not in self.arrays:
-            raise RuntimeError(f"{self.where}: the structure names a tensor {name!r} that the "
-                               "file does not hold: the file is corrupt")
+            raise _Unreadable(f"the structure names a tensor {name!r} that the file does not "
+                              "hold")
         return self.arrays[name]
 
     def decode(self, node: Any) -> Any:
@@ -210,42 +221,89 @@ class _Decoder:
         if isinstance(node, list):
             return [self.decode(v) for v in node]
         if not isinstance(node, dict) or len(node) == 0:
-            raise RuntimeError(f"{self.where}: unreadable structure entry {node!r}")
+            raise _Unreadable(f"unreadable structure entry {_short(node)}")
         if "__tensor__" in node:
             return self._tensor(node)
+        if len(node) != 1:
+            raise _Unreadable(f"unreadable structure entry {_short(node)}")
         tag, value = next(iter(node.items()))
         if tag == "__ndarray__":
             return self._entry(value)
-        if tag == "__float__" and value in ("nan", "inf", "-inf"):
+        if tag == "__float__" and isinstance(value, str) and value in ("nan", "inf", "-inf"):
             return float(value)
-        if tag == "__tuple__":
+        if tag == "__tuple__" and isinstance(value, list):
             return tuple(self.decode(v) for v in value)
-        if tag in ("__dict__", "__odict__"):
-            pairs = [(_hashable(self.decode(k)), self.decode(v)) for k, v in value]
+        if tag in ("__dict__", "__odict__") and isinstance(value, list) and all(
+                isinstance(kv, list) and len(kv) == 2 for kv in value):
+            pairs = [(self._key(k), self.decode(v)) for k, v in value]
             return collections.OrderedDict(pairs) if tag == "__odict__" else dict(pairs)
-        if tag == "__npscalar__":
-            return np.dtype(value[0]).type(self.decode(value[1]))
-        if tag == "__dtype__" and value in {d.name for d in dtypes.ALL}:
+        if tag == "__npscalar__" and isinstance(value, list) and len(value) == 2 \
+                and isinstance(value[0], str):
+            return self._scalar(*value)
+        if tag == "__dtype__" and isinstance(value, str) and value in {d.name for d in
+                                                                       dtypes.ALL}:
             return dtypes.to_dtype(value)
-        if tag == "__device__":
-            return _backend.device(value)
-        if tag == "__size__":
-            return Size(int(v) for v in value)
-        raise RuntimeError(f"{self.where}: unreadable structure entry {node!r}")
+        if tag == "__device__" and isinstance(value, str):
+            try:
+                return _backend.device(value)
+            except (RuntimeError, ValueError) as e:
+                raise _Unreadable(f"unreadable device {value!r} ({e})") from None
+        if tag == "__size__" and isinstance(value, list) and all(
+                type(v) is int and v >= 0 for v in value):
+            return Size(value)
+        raise _Unreadable(f"unreadable structure entry {_short(node)}")
+
+    def _key(self, node: Any) -> Any:
+        key = _hashable(self.decode(node))
+        try:
+            hash(key)
+        except TypeError:
+            raise _Unreadable(f"a dict key that cannot be a key: {_short(node)}") from None
+        return key
+
+    def _scalar(self, dtype_str: str, node: Any) -> Any:
+        try:
+            dt = np.dtype(dtype_str)
+        except TypeError:
+            dt = None
+        if dt is None or dt.kind not in self._SCALAR_KINDS:
+            raise _Unreadable(f"a NumPy scalar of unsupported dtype {dtype_str!r}")
+        value = self.decode(node)
+        if not isinstance(value, (bool, int, float, str)):
+            raise _Unreadable(f"a NumPy scalar holding {_short(node)}")
+        try:
+            return dt.type(value)
+        except (TypeError, ValueError, OverflowError) as e:
+            raise _Unreadable(f"a NumPy {dt} scalar of {value!r} ({e})") from None
 
     def _tensor(self, node: dict) -> Any:
         name = node["__tensor__"]
+        if not set(node) <= {"__tensor__", "requires_grad", "parameter"}:
+            raise _Unreadable(f"unreadable tensor entry {_short(node)}")
+        array = self._entry(name)
         key = (name, bool(node.get("requires_grad")), bool(node.get("parameter")))
         if key in self.tensors:
             return self.tensors[key]  # a tensor saved once and referenced twice stays shared
-        t = Tensor._make(self._entry(name))
-        if node.get("parameter"):
-            from chainrule.nn.parameter import Parameter  # the nn layer, only when needed
-            t = Parameter(t, requires_grad=bool(node.get("requires_grad")))
-        elif node.get("requires_grad"):
-            t.requires_grad_(True)
+        t = Tensor._make(array)
+        try:
+            if node.get("parameter"):
+                from chainrule.nn.parameter import Parameter  # the nn layer, only when needed
+                t = Parameter(t, requires_grad=bool(node.get("requires_grad")))
+            elif node.get("requires_grad"):
+                t.requires_grad_(True)
+        except RuntimeError as e:  # requires_grad on an integer tensor
+            raise _Unreadable(f"tensor {name!r}: {e}") from None
         self.tensors[key] = t
         return t
+
+
+class _Unreadable(Exception):
+    """A structure entry that chainrule.save cannot have written."""
+
+
+def _short(node: Any, limit: int = 80) -> str:
+    text = repr(node)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _hashable(key: Any) -> Any:
@@ -294,17 +352,43 @@ def load(f: FileLike, map_location: Any = None, *, weights_only: bool = True,
         raise RuntimeError(f"{where}: not a readable checkpoint (truncated or corrupt "
                            f"safetensors data: {e})") from None
     arrays = {k: a if a.flags.writeable else a.copy() for k, a in arrays.items()}
-    if metadata is None or metadata.get("format") != _FORMAT or _OBJECT_KEY not in metadata:
+    for name, a in arrays.items():
+        if a.dtype not in dtypes._FROM_NP:
+            raise RuntimeError(f"{where}: entry {name!r} has dtype {a.dtype}, which chainrule "
+                               "tensors cannot hold")
+    if not _is_chainrule(metadata, where):
         return {k: Tensor._make(a) for k, a in arrays.items()}
     skeleton = metadata[_OBJECT_KEY]
-    if _digest(skeleton, arrays) != metadata.get(_DIGEST_KEY):
+    if _digest(skeleton, arrays) != metadata[_DIGEST_KEY]:
         raise RuntimeError(f"{where}: checksum mismatch: the file was damaged or modified after "
                            "chainrule.save wrote it")
     try:
         tree = json.loads(skeleton)
-    except ValueError as e:
+        return _Decoder(arrays, where).decode(tree)
+    except ValueError as e:  # json's errors (UnicodeDecodeError too)
         raise RuntimeError(f"{where}: the structure metadata is not valid JSON ({e})") from None
-    return _Decoder(arrays, where).decode(tree)
+    except RecursionError:
+        raise RuntimeError(f"{where}: the structure metadata is nested too deeply: the file is "
+                           "corrupt") from None
+    except _Unreadable as e:
+        raise RuntimeError(f"{where}: {e}: the file is corrupt, or was not written by "
+                           "chainrule.save") from None
+
+
+def _is_chainrule(metadata: dict | None, where: str) -> bool:
+    """Whether the metadata is chainrule's, complete; a part of it means a damaged file."""
+    if metadata is None:
+        return False
+    keys = (_OBJECT_KEY, _DIGEST_KEY)
+    if metadata.get("format") != _FORMAT and not any(k.startswith("chainrule.")
+                                                     for k in metadata):
+        return False  # a plain safetensors file
+    if metadata.get("format") != _FORMAT or not all(isinstance(metadata.get(k), str)
+                                                    for k in keys):
+        raise RuntimeError(f"{where}: damaged chainrule checkpoint: its metadata holds "
+                           f"{sorted(metadata)} (format {metadata.get('format')!r}); expected "
+                           f"'format': {_FORMAT!r} and {', '.join(map(repr, keys))}")
+    return True
 
 
 def _header_metadata(data: bytes, where: str) -> dict | None:
@@ -318,7 +402,7 @@ def _header_metadata(data: bytes, where: str) -> dict | None:
                            f"{n} bytes but only {len(data) - 8} follow")
     try:
         header = json.loads(data[8:8 + n])
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise RuntimeError(f"{where}: corrupt safetensors header ({e})") from None
     if not isinstance(header, dict):
         raise RuntimeError(f"{where}: corrupt safetensors header (not a JSON object)")

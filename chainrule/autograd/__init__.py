@@ -6,6 +6,7 @@ with torch's signatures.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 from collections.abc import Sequence
 
@@ -79,7 +80,22 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
     grads = _make_grads(outputs, _as_list(grad_tensors))
     if retain_graph is None:
         retain_graph = create_graph
+    global _warned_create_graph_cycle
+    if create_graph and not _warned_create_graph_cycle:
+        _warned_create_graph_cycle = True  # once per process, as torch
+        warnings.warn(_CREATE_GRAPH_CYCLE, UserWarning, stacklevel=3)
     run_backward(outputs, grads, retain_graph, create_graph, inputs=ins, accumulate=True)
+
+
+# torch's words: a recorded gradient in a leaf's .grad refers back to the leaf (param ->
+# .grad -> its graph -> param), which only the cycle collector can free.
+_CREATE_GRAPH_CYCLE = (
+    "Using backward() with create_graph=True will create a reference cycle between the "
+    "parameter and its gradient which can cause a memory leak. We recommend using "
+    "autograd.grad when creating the graph to avoid this. If you have to use this function, "
+    "make sure to reset the .grad fields of your parameters to None after use to break the "
+    "cycle and avoid the leak.")
+_warned_create_graph_cycle = False
 
 
 def grad(outputs: Any, inputs: Any, grad_outputs: Any = None, retain_graph: bool | None = None,

@@ -1336,7 +1336,7 @@ def where(condition: Any, input: Any = None, other: Any = None) -> Any:
     cond = to_tensor(condition)
     if cond._data.dtype.kind != "b":
         raise RuntimeError(f"where expected condition to be a boolean tensor, but got a tensor "
-                           f"with dtype {cond.dtype.name.capitalize()}")
+                           f"with dtype {dtypes.scalar_type_name(cond.dtype)}")
     x, y = binary_operands(input, other)
     return Where.apply(cond, x, y)
 
@@ -1469,7 +1469,7 @@ def _bitwise(ufunc: Any, name: str) -> Any:
     def fn(input: Any, other: Any) -> Any:
         x, y = binary_operands(input, other)
         if x._data.dtype.kind == "f":
-            raise RuntimeError(f"\"{name}_cpu\" not implemented for 'Float'")
+            raise NotImplementedError(f"\"{name}_cpu\" not implemented for 'Float'")
         return _nondiff(ufunc(x._data, y._data))
 
     fn.__name__ = fn.__qualname__ = name
@@ -1485,7 +1485,14 @@ bitwise_xor = _bitwise(np.bitwise_xor, "bitwise_xor")
 def bitwise_not(input: Any) -> Any:
     """Bitwise not of an integer tensor, logical not of a bool tensor (``~``)."""
     if input._data.dtype.kind == "f":
-        raise RuntimeError("\"bitwise_not_cpu\" not implemented for 'Float'")
+        raise NotImplementedError("\"bitwise_not_cpu\" not implemented for 'Float'")
+    return _nondiff(np.invert(input._data))
+
+
+def _invert(input: Any) -> Any:
+    if input._data.dtype.kind == "f":  # torch: the operator's own TypeError
+        raise TypeError("~ (operator.invert) is only implemented on integer and Boolean-type "
+                        "tensors")
     return _nondiff(np.invert(input._data))
 
 
@@ -1698,7 +1705,7 @@ TENSOR_METHODS = {
     "__neg__": "neg", "__abs__": "abs", "__pos__": "clone",
     "__eq__": "_eq", "__ne__": "_ne", "__lt__": "lt", "__le__": "le", "__gt__": "gt",
     "__ge__": "ge", "__and__": "bitwise_and", "__or__": "bitwise_or", "__xor__": "bitwise_xor",
-    "__invert__": "bitwise_not", "__rand__": "bitwise_and", "__ror__": "bitwise_or",
+    "__invert__": _invert, "__rand__": "bitwise_and", "__ror__": "bitwise_or",
     "__rxor__": "bitwise_xor",
     "to": "_to", "float": None, "double": None, "half": None, "long": None, "int": None,
     "short": None, "bool": None, "byte": None, "char": None, "type": "_type",

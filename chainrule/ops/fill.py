@@ -157,8 +157,8 @@ def _check_broadcast(src: tuple[int, ...], dst: tuple[int, ...]) -> None:
 
 def _float_only(self: Any, kernel: str) -> None:
     if not self.dtype.is_floating_point:
-        raise RuntimeError(f'"{kernel}" not implemented for '
-                           f"'{dtypes.scalar_type_name(self.dtype)}'")
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{dtypes.scalar_type_name(self.dtype)}'")
 
 
 def uniform_(self: Any, from_: float = 0.0, to: float = 1.0, *, generator: Any = None,

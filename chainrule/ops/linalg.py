@@ -489,7 +489,8 @@ def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1,
         raise RuntimeError("self must be a matrix")
     if mat2._data.ndim != 2:
         raise RuntimeError("mat2 must be a matrix")
-    _dtype_check(mat1, mat2)
+    if mat1._data.dtype != mat2._data.dtype:
+        raise RuntimeError(_same_dtype_message("mat1", mat1, mat2))
     n, k = mat1._data.shape
     k2, m = mat2._data.shape
     if k != k2:
@@ -497,8 +498,15 @@ def addmm(input: Any, mat1: Any, mat2: Any, *, beta: Any = 1, alpha: Any = 1,
     c = input if input.__class__ is _backend._tensor_class else to_tensor(input, mat1.dtype)
     _check_expand(c._data.shape, (n, m))
     if c._data.dtype != mat1._data.dtype:
-        _dtype_check(c, mat1)
+        raise RuntimeError(_same_dtype_message("self", c, mat2))
     return _out(Addmm.apply(c, mat1, mat2, beta=beta, alpha=alpha), out)
+
+
+def _same_dtype_message(name: str, a: Any, mat2: Any) -> str:
+    """addmm's (and so Linear's) words for mismatched dtypes, as torch."""
+    return (f"{name} and mat2 must have the same dtype, but got "
+            f"{_backend.dtypes.scalar_type_name(a.dtype)} and "
+            f"{_backend.dtypes.scalar_type_name(mat2.dtype)}")
 
 
 def addmv(input: Any, mat: Any, vec: Any, *, beta: Any = 1, alpha: Any = 1,

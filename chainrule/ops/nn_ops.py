@@ -111,8 +111,8 @@ def _prepare(name: str, input: Any, dim: Any, stacklevel: Any, dtype: Any) -> tu
     if dtype is not None:
         input = cast(input, dtypes.to_dtype(dtype))
     if input._data.dtype.kind != "f":
-        raise RuntimeError(f"\"{name}_lastdim_kernel_impl\" not implemented for "
-                           f"'{_dtype_name(input)}'")
+        raise NotImplementedError(f"\"{name}_lastdim_kernel_impl\" not implemented for "
+                                  f"'{_dtype_name(input)}'")
     nd = input._data.ndim
     if dim is None:
         dim = _softmax_dim(name, nd, int(stacklevel) + 1)

@@ -597,8 +597,8 @@ def _adaptive_matrix(n: int, out: int, like: Any) -> Any:
 def _adaptive_avg(name: str, nd: int, input: Any, output_size: Any) -> Any:
     x, unbatched, sizes = _output_size(name, nd, input, output_size)
     if x._data.dtype.kind != "f":
-        raise RuntimeError(f"\"adaptive_avg_pool{nd}d\" not implemented for "
-                           f"'{x._data.dtype.name}'")
+        raise NotImplementedError(f"\"adaptive_avg_pool{nd}d\" not implemented for "
+                                  f"'{_backend.dtypes.scalar_type_name(x.dtype)}'")
     in_sizes = x._data.shape[2:]
     if 0 in sizes:
         out = x.new_zeros(x._data.shape[:2] + sizes)

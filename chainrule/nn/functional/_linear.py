@@ -35,10 +35,12 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """
     if input.ndim == 2 and bias is not None:
         return addmm(bias, input, weight.t())  # one fused GEMM + bias, as torch
-    out = matmul(input, weight.t())
-    if bias is not None:
-        out = out + bias
-    return out
+    if bias is None:
+        return matmul(input, weight.t())
+    if input.dtype != weight.dtype or bias.dtype != weight.dtype:
+        # torch flattens the batch and calls addmm: its words for mismatched dtypes
+        addmm(bias, input.reshape(-1, input.shape[-1]) if input.ndim else input, weight.t())
+    return matmul(input, weight.t()) + bias
 
 
 def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,

@@ -356,8 +356,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         return cross_entropy(input.unsqueeze(0), target, w, ignore_index=ignore_index,
                              reduction=reduction, label_smoothing=label_smoothing)
     if input._data.dtype.kind != "f":
-        raise RuntimeError(f"\"log_softmax_lastdim_kernel_impl\" not implemented for "
-                           f"'{dtypes.scalar_type_name(input.dtype)}'")
+        raise NotImplementedError(f"\"log_softmax_lastdim_kernel_impl\" not implemented for "
+                                  f"'{dtypes.scalar_type_name(input.dtype)}'")
     return cross_entropy_indices(input, target, w, ignore_index=int(ignore_index),
                                  reduction=reduction,
                                  label_smoothing=float(max(label_smoothing, 0.0)))

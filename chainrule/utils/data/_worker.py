@@ -3,7 +3,7 @@
 Protocol (the main process's side lives in ``dataloader.py``):
 
 - each worker reads ``(task_idx, indices)`` from its own index queue, and answers
-  ``(task_idx, batch)`` on one pipe shared by all workers (writes under a lock);
+  ``(task_idx, batch)`` on its own pipe, whose write end only it holds;
 - ``None`` on the index queue means "exit"; ``_ResumeIteration`` (persistent workers) means
   "start a new epoch", acknowledged with ``(_ResumeIteration, None)``;
 - an exception becomes an :class:`ExceptionWrapper` holding the worker's formatted traceback,
@@ -37,8 +37,13 @@ from chainrule.utils.data._collate import default_collate
 
 __all__ = ["WorkerInfo", "get_worker_info", "ExceptionWrapper"]
 
-# How often (seconds) a waiting main process checks that its workers are still alive.
+# How often (seconds) a waiting main process wakes up even when nothing happens (a batch, a
+# worker's exit and Ctrl-C each wake it at once).
 MP_STATUS_CHECK_INTERVAL = 5.0
+# How long (seconds) shutting down waits for workers to exit on their own before it terminates
+# them: an idle worker exits within WORKER_POLL_INTERVAL; one still inside the dataset's code is
+# terminated, since its batch would be thrown away anyway.
+SHUTDOWN_GRACE = 0.5
 # How often an idle worker checks that the main process is alive and not shutting down: the
 # "exit" message may never come when the iterator is collected in a reference cycle (its
 # queues' feeder threads are finalized first), so the done event alone must suffice.
@@ -240,7 +245,8 @@ class _ParentWatchdog:
         return os.getppid() == self.parent
 
 
-def _send(writer: Any, lock: Any, message: tuple, worker_id: int) -> None:
+def _send(writer: Any, message: tuple, worker_id: int) -> bool:
+    """Send one message to the main process; ``False`` when it has stopped listening."""
     try:
         payload = ForkingPickler.dumps(message)
     except Exception:
@@ -248,18 +254,24 @@ def _send(writer: Any, lock: Any, message: tuple, worker_id: int) -> None:
         wrapped = ExceptionWrapper(where=f"in DataLoader worker process {worker_id} while "
                                          "sending a batch to the main process")
         payload = ForkingPickler.dumps((message[0], wrapped))
-    with lock:
+    try:
         writer.send_bytes(payload)
+    except OSError:  # BrokenPipeError: the main process has closed its end, or exited
+        return False
+    return True
 
 
-def worker_loop(dataset_kind: int, dataset: Any, index_queue: Any, writer: Any, lock: Any,
-                done_event: Any, auto_collation: bool, collate_fn: Callable, drop_last: bool,
-                base_seed: int, init_fn: Callable | None, worker_id: int,
-                num_workers: int) -> None:
+def worker_loop(dataset_kind: int, dataset: Any, index_queue: Any, writer: Any, done_event: Any,
+                auto_collation: bool, collate_fn: Callable, drop_last: bool, base_seed: int,
+                init_fn: Callable | None, worker_id: int, num_workers: int) -> None:
     """Body of a worker process."""
     # Ctrl-C reaches the whole process group; the main process alone decides to shut down,
-    # then tells the workers (or terminates them), so workers ignore SIGINT.
+    # then tells the workers (or terminates them), so workers ignore SIGINT. The main process
+    # starts workers with SIGINT blocked (a Ctrl-C during the start stays pending, and setting
+    # "ignore" discards it); unblock it once it is ignored.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     global _worker_info
     seed = seed_worker(base_seed, worker_id)
     _worker_info = WorkerInfo(id=worker_id, num_workers=num_workers, seed=seed, dataset=dataset)
@@ -283,7 +295,8 @@ def worker_loop(dataset_kind: int, dataset: Any, index_queue: Any, writer: Any, 
                 break
             continue
         if isinstance(r, _ResumeIteration):
-            _send(writer, lock, (r, None), worker_id)
+            if not _send(writer, (r, None), worker_id):
+                break
             iteration_end = False
             if init_exception is None:
                 fetcher = create_fetcher(dataset_kind, dataset, auto_collation, collate_fn,
@@ -308,6 +321,8 @@ def worker_loop(dataset_kind: int, dataset: Any, index_queue: Any, writer: Any, 
                     iteration_end = True
             except Exception:
                 data = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")
-        _send(writer, lock, (idx, data), worker_id)
+        sent = _send(writer, (idx, data), worker_id)
         del data, idx, index, r  # free the batch before blocking on the next task
+        if not sent:
+            break
     writer.close()

@@ -9,12 +9,17 @@ random augmentation, and the workers' augmentations differ from one another.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
+import os
 import pickle
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from multiprocessing import connection
 from typing import Any, Generic, TypeVar
 
 import chainrule
@@ -22,6 +27,7 @@ from chainrule.utils.data import _worker
 from chainrule.utils.data._collate import default_collate, default_convert
 from chainrule.utils.data._worker import (
     MP_STATUS_CHECK_INTERVAL,
+    SHUTDOWN_GRACE,
     ExceptionWrapper,
     _DatasetKind,
     _IterableDatasetStopIteration,
@@ -193,7 +199,8 @@ class DataLoader(Generic[T_co]):
 
     def __iter__(self) -> _BaseDataLoaderIter:
         if self.persistent_workers and self.num_workers > 0:
-            if self._iterator is None:
+            if self._iterator is None or self._iterator._shutdown:
+                # first epoch, or the workers are gone (Ctrl-C, a worker died, a timeout)
                 self._iterator = self._get_iterator()
             else:
                 self._iterator._reset(self)
@@ -294,55 +301,80 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
 
     Up to ``prefetch_factor * num_workers`` tasks are outstanding; each result is sent back as
     soon as it is ready and held in ``_task_info`` until its turn (``in_order``).
+
+    Each worker answers on a pipe of its own and holds its only write end. The main process
+    waits on every pipe and every worker's sentinel at once, so a batch, a worker's death and
+    Ctrl-C each wake it at once; a worker that dies in the middle of a message leaves an end of
+    file, never a reader blocked on bytes that will not come (as a pipe shared by all workers,
+    kept open by the others, would).
     """
 
     def __init__(self, loader: DataLoader) -> None:
         super().__init__(loader)
         self._prefetch_factor = loader.prefetch_factor
         self._in_order = loader.in_order
-        self._shutdown = True  # until the workers exist, there is nothing to shut down
+        self._owner_pid = os.getpid()  # a forked copy of this object is not the owner
         ctx = loader.multiprocessing_context or multiprocessing.get_context()
-        self._reader, writer = ctx.Pipe(duplex=False)
-        # kept on self: a spawned worker unpickles the lock after start() returns, and a
-        # collected lock would unlink its semaphore first
-        self._data_lock = lock = ctx.Lock()
+        self._index_queues: list = []
+        self._readers: list = []
+        self._workers: list = []
+        self._shutdown = False  # no more batches: set when shutting down starts
+        self._cleaned_up = False  # every worker gone: set when shutting down is complete
         self._workers_done_event = ctx.Event()
-        self._index_queues = []
-        self._workers = []
         try:
-            for i in range(self._num_workers):
+            for _ in range(self._num_workers):
                 index_queue = ctx.Queue()
                 # the queue's feeder thread must never keep the main process from exiting
                 index_queue.cancel_join_thread()
-                w = ctx.Process(
-                    target=_worker.worker_loop,
-                    args=(self._dataset_kind, self._dataset, index_queue, writer, lock,
-                          self._workers_done_event, self._auto_collation, self._collate_fn,
-                          self._drop_last, self._base_seed, loader.worker_init_fn, i,
-                          self._num_workers),
-                    daemon=True)
-                w.start()
                 self._index_queues.append(index_queue)
-                self._workers.append(w)
-                self._shutdown = False
+            if ctx.get_start_method() == "forkserver":
+                # started here, not inside the block below: it must not inherit a blocked SIGINT
+                from multiprocessing import forkserver
+                forkserver.ensure_running()
+            # Ctrl-C now would leave a worker nobody knows about: held back, and if it came,
+            # the workers are stopped before it is raised
+            with _sigint_deferred(on_interrupt=self._shutdown_workers):
+                for worker_id in range(self._num_workers):
+                    self._start_worker(ctx, loader, worker_id)
+            self._reset(loader, first_iter=True)
         except BaseException:
             self._shutdown_workers()
             raise
+
+    def _start_worker(self, ctx: Any, loader: DataLoader, worker_id: int) -> None:
+        reader, writer = ctx.Pipe(duplex=False)
+        try:
+            w = ctx.Process(
+                target=_worker.worker_loop,
+                args=(self._dataset_kind, self._dataset, self._index_queues[worker_id], writer,
+                      self._workers_done_event, self._auto_collation, self._collate_fn,
+                      self._drop_last, self._base_seed, loader.worker_init_fn, worker_id,
+                      self._num_workers),
+                daemon=True)
+            w.start()
+        except BaseException:
+            reader.close()
+            raise
         finally:
-            # Only workers write; with the main process's copy closed, the pipe reports EOF
-            # once every worker has exited.
+            # closed before the next worker starts, so no other worker inherits it: the pipe
+            # reports end of file as soon as this worker has exited
             writer.close()
-        self._reset(loader, first_iter=True)
+        self._readers.append(reader)
+        self._workers.append(w)
 
     def _reset(self, loader: DataLoader, first_iter: bool = False) -> None:
         super()._reset(loader, first_iter)
         self._send_idx = 0  # next task index to hand out
         self._rcvd_idx = 0  # next task index to yield
         self._task_info: dict[int, tuple] = {}  # idx -> (worker_id,) or (worker_id, data)
+        self._task_indices: dict[int, Any] = {}  # idx -> the sampler's indices, until answered
         self._tasks_outstanding = 0
         self._workers_status = [True] * self._num_workers
         self._worker_queue_idx_cycle = itertools.cycle(range(self._num_workers))
-        if not first_iter:
+        if first_iter:
+            self._prefetch()
+            return
+        try:
             for q in self._index_queues:
                 q.put(_ResumeIteration())
             pending = self._num_workers
@@ -350,6 +382,12 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 idx, _ = self._get_data()
                 if isinstance(idx, _ResumeIteration):
                     pending -= 1
+            self._prefetch()
+        except BaseException:
+            self._shutdown_workers()
+            raise
+
+    def _prefetch(self) -> None:
         for _ in range(self._prefetch_factor * self._num_workers):
             self._try_put_index()
 
@@ -368,6 +406,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
             return  # every worker has finished its share of an IterableDataset
         self._index_queues[worker_id].put((self._send_idx, index))
         self._task_info[self._send_idx] = (worker_id,)
+        self._task_indices[self._send_idx] = index
         self._tasks_outstanding += 1
         self._send_idx += 1
 
@@ -378,27 +417,60 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
             wait = MP_STATUS_CHECK_INTERVAL
             if deadline is not None:
                 wait = min(wait, max(0.0, deadline - time.monotonic()))
-            closed = False
-            try:
-                if self._reader.poll(wait):
+            readers = [r for r in self._readers if not r.closed]
+            sentinels = [w.sentinel for i, w in enumerate(self._workers)
+                         if self._workers_status[i]]
+            ready = connection.wait(readers + sentinels, wait)
+            for r in readers:
+                if r in ready:
+                    try:
+                        payload = r.recv_bytes()
+                    except (EOFError, OSError):
+                        r.close()  # its worker has exited (mid-message, if it was killed)
+                        continue
                     # our own workers' messages (see _worker's docstring), never a file
-                    return pickle.loads(self._reader.recv_bytes())
-            except EOFError:
-                closed = True  # every worker has exited
-            dead = [w.pid for i, w in enumerate(self._workers)
-                    if self._workers_status[i] and w.exitcode is not None]
-            if dead or closed:
-                self._shutdown_workers()
-                pids = ", ".join(str(p) for p in dead or [w.pid for w in self._workers])
-                raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly")
+                    return pickle.loads(payload)
+            # A worker writes all it sends before it exits: a dead worker's last messages
+            # were ready in the same wait as its sentinel, and have been read first.
+            failed = [i for i, w in enumerate(self._workers)
+                      if self._workers_status[i] and w.exitcode is not None]
+            if failed:
+                self._raise_worker_failure(failed)
             if deadline is not None and time.monotonic() >= deadline:
                 self._shutdown_workers()
                 raise RuntimeError(f"DataLoader timed out after {self._timeout} seconds")
 
+    def _raise_worker_failure(self, failed: list[int]) -> None:
+        """torch's error for workers that died: which pids, how, and what they were loading."""
+        details = []
+        for i in failed:
+            w = self._workers[i]
+            code = w.exitcode
+            if code < 0:
+                try:
+                    name = signal.Signals(-code).name
+                    how = f"is killed by signal: {signal.strsignal(-code) or name}. "
+                except ValueError:
+                    how = f"is killed by signal: {-code}. "
+            else:
+                how = (f"exited unexpectedly with exit code {code}. Details are lost due to "
+                       "multiprocessing. Rerunning with num_workers=0 may give better error "
+                       "trace.")
+            loading = [self._task_indices[t] for t, info in self._task_info.items()
+                       if len(info) == 1 and info[0] == i and t in self._task_indices]
+            where = f" (worker {i}; was given indices {loading[0]!r})" if loading else ""
+            details.append(f"DataLoader worker (pid {w.pid}) {how}{where}".rstrip())
+        pids = ", ".join(str(self._workers[i].pid) for i in failed)
+        self._shutdown_workers()
+        raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly") from (
+            RuntimeError("\n".join(details)))
+
     def _next_data(self) -> Any:
+        if self._shutdown:
+            raise StopIteration  # interrupted or failed: the workers are gone
         try:
             return self._next_data_inner()
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SystemExit):
             self._shutdown_workers()
             raise
 
@@ -424,6 +496,7 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
 
             idx, data = self._get_data()
             self._tasks_outstanding -= 1
+            self._task_indices.pop(idx, None)
             if isinstance(data, _IterableDatasetStopIteration):
                 if self._persistent_workers:
                     self._workers_status[data.worker_id] = False
@@ -453,40 +526,125 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         self._index_queues[worker_id].put(None)
         self._workers_status[worker_id] = False
 
+    def _drain(self) -> None:
+        """Read and drop whatever the workers have written: one blocked on a full pipe can
+        then see the done event. Raw reads never wait for the rest of a message."""
+        for r in self._readers:
+            try:
+                while not r.closed and r.poll(0):
+                    if os.name == "posix":
+                        if not os.read(r.fileno(), 1 << 16):
+                            r.close()  # end of file: its worker has exited
+                    else:
+                        r.recv_bytes()
+            except (EOFError, OSError):
+                r.close()
+
     def _shutdown_workers(self) -> None:
-        """Tell every worker to exit, wait briefly, then terminate whatever is left."""
-        if self._shutdown:
+        """Tell every worker to exit, wait briefly, then terminate whatever is left.
+
+        Runs with Ctrl-C held back: a Ctrl-C during shutdown is raised when it is done, never
+        halfway, with workers left running.
+        """
+        if self._cleaned_up or os.getpid() != self._owner_pid:
             return
         self._shutdown = True
-        self._workers_done_event.set()
-        for q in self._index_queues:
-            try:
-                q.put(None)
-            except (OSError, ValueError):
-                pass
-        deadline = time.monotonic() + MP_STATUS_CHECK_INTERVAL
-        while any(w.is_alive() for w in self._workers) and time.monotonic() < deadline:
-            # a worker may be blocked writing a batch nobody will read: drain the pipe
-            try:
-                while self._reader.poll(0):
-                    self._reader.recv_bytes()
-            except (EOFError, OSError):
-                pass
+        with _sigint_deferred():
+            self._workers_done_event.set()
+            for q in self._index_queues:
+                try:
+                    q.put(None)
+                except (OSError, ValueError):
+                    pass
+            deadline = time.monotonic() + SHUTDOWN_GRACE
+            while True:
+                alive = [w for w in self._workers if w.exitcode is None]
+                left = deadline - time.monotonic()
+                if not alive or left <= 0:
+                    break
+                self._drain()
+                readers = [r for r in self._readers if not r.closed]
+                connection.wait([w.sentinel for w in alive] + readers, min(left, 0.05))
             for w in self._workers:
-                w.join(timeout=0.01)
-        for w in self._workers:
-            if w.is_alive():
-                w.terminate()
-                w.join()
-        for q in self._index_queues:
-            q.close()
-        try:
-            self._reader.close()
-        except OSError:
-            pass  # already closed by its own finalizer (collected in the same cycle)
+                if w.exitcode is None:
+                    w.terminate()  # busy in the dataset's code, or it ignores the done event
+            for w in self._workers:
+                w.join(timeout=SHUTDOWN_GRACE)
+                if w.exitcode is None:
+                    w.kill()  # it handles SIGTERM and would not exit
+                    w.join()
+            for q in self._index_queues:
+                q.close()
+            for r in self._readers:
+                r.close()
+            # Only now: a second Ctrl-C that came before the block above took effect left
+            # this undone, and __del__ will do it again.
+            self._cleaned_up = True
 
     def __del__(self) -> None:
         try:
-            self._shutdown_workers()
+            with _sigint_deferred(in_finalizer=True):
+                self._shutdown_workers()
+                # Free the queues, pipes and process handles here, inside the block: their
+                # own finalizers run Python code too, and would drop a Ctrl-C just as well.
+                self.__dict__.clear()
         except Exception:  # noqa: S110  (interpreter shutdown: modules may be gone)
             pass
+
+
+@contextlib.contextmanager
+def _sigint_deferred(in_finalizer: bool = False,
+                     on_interrupt: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) back for the block, then deliver it as if it came just after.
+
+    Starting and stopping workers must not be cut in half: a KeyboardInterrupt between a
+    ``fork`` and the bookkeeping after it would leave a worker nobody knows about, and a
+    worker that receives SIGINT before it has set SIGINT to "ignore" dies with a traceback.
+    Inside the block the main thread blocks SIGINT (a worker inherits the mask and unblocks
+    it once SIGINT is ignored) and a recording handler catches a SIGINT that another thread
+    took; at the end the previous handler is back, and a SIGINT that came is raised again, so
+    it has its usual effect (a KeyboardInterrupt, unless the program set another handler).
+    Only the main thread can handle signals; elsewhere the block runs as it is.
+
+    ``on_interrupt``: called, still under the recording handler, when a SIGINT came during
+    the block, before it is raised (to clean up with no KeyboardInterrupt possible meanwhile).
+    ``in_finalizer``: the block runs in ``__del__``, where Python drops any exception (the
+    KeyboardInterrupt would be lost); the SIGINT is then sent again to the main thread a
+    moment later, once ``__del__`` has returned.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None or previous == signal.SIG_IGN:
+        yield  # set outside Python (cannot be restored), or ignored: nothing to hold back
+        return
+    received: list[int] = []
+
+    def record(signum: int, frame: Any) -> None:
+        received.append(signum)
+
+    signal.signal(signal.SIGINT, record)
+    can_mask = hasattr(signal, "pthread_sigmask")
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if can_mask else None
+    try:
+        yield
+    finally:
+        if can_mask:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending SIGINT arrives now
+        signal.signal(signal.SIGINT, record)  # runs the recording handler first, if due
+        try:
+            if received and on_interrupt is not None:
+                on_interrupt()
+        finally:
+            signal.signal(signal.SIGINT, previous)  # (records one that came meanwhile)
+            if received and in_finalizer and hasattr(signal, "pthread_kill"):
+                threading.Thread(target=_resend_sigint, args=(threading.get_ident(),),
+                                 name="DataLoaderResendSIGINT", daemon=True).start()
+            elif received:
+                signal.raise_signal(signal.SIGINT)
+
+
+def _resend_sigint(main_thread_id: int) -> None:
+    time.sleep(0.02)  # long enough for the main thread to leave __del__
+    signal.pthread_kill(main_thread_id, signal.SIGINT)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import math
 import os
 import shutil
 import sys
@@ -229,7 +230,7 @@ def read_idx(path: str) -> np.ndarray:
         raise RuntimeError(f"{path}: truncated IDX header ({len(data)} bytes; a rank-{ndim} "
                            f"header needs {header})")
     shape = tuple(int(s) for s in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: sizes near 2**32 never wrap
     found = len(data) - header
     if found < expected:
         raise RuntimeError(f"{path}: truncated IDX file: shape {shape} needs {expected} bytes "
