@@ -512,6 +512,14 @@ ALLOWED = {
     ("utils/data/_worker.py", "import pickle"): "exception classes a worker reports",
     ("utils/data/_worker.py", "pickle.loads"): "round trip of an exception class, in-process",
     ("utils/data/_worker.py", "pickle.dumps"): "round trip of an exception class, in-process",
+    # The user's own code, named by the user: a search objective 'module:function' imported in
+    # each worker process, and the script a launched MPI rank runs. Nothing read from a file is
+    # executed; a name can only reach code already importable.
+    ("search/_optuna.py", "import importlib"): "search objective imported by name",
+    ("search/_optuna.py", "importlib.import_module"): "search objective imported by name",
+    ("distributed/_bootstrap.py", "import runpy"): "the rank's script, as python would run it",
+    ("distributed/_bootstrap.py", "runpy.run_module"): "the rank's script, as python -m",
+    ("distributed/_bootstrap.py", "runpy.run_path"): "the rank's script, as python script.py",
 }
 
 
