@@ -149,6 +149,36 @@ def _fsync_dir(directory: str) -> None:
         os.close(fd)
 
 
+def atomic_write(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a part:
+    a temporary file in the same directory, flushed, fsync-ed, then ``os.replace``.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
+        >>> atomic_write(path, b"saved")
+        >>> open(path, "rb").read()
+        b'saved'
+    """
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                               dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(directory)
+
+
 def save(obj: Any, f: FileLike) -> None:
     """Write ``obj`` (a state_dict or nested dicts/lists/tuples of tensors, numbers, strings)
     to ``f`` as a safetensors file with the structure in its metadata; atomic for paths.
@@ -173,23 +203,7 @@ def save(obj: Any, f: FileLike) -> None:
     if not isinstance(f, (str, os.PathLike)):
         f.write(data)
         return
-    path = os.fspath(f)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                               dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(directory)
+    atomic_write(f, data)
 
 
 class _Decoder:
