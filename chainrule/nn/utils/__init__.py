@@ -9,4 +9,5 @@ from chainrule.nn.utils import parametrizations, parametrize, rnn
 from chainrule.nn.utils.clip_grad import *  # noqa: F403
 from chainrule.nn.utils.convert_parameters import *  # noqa: F403
 
-__all__ = ["parametrizations", "parametrize", "rnn", *_clip_grad.__all__, *_convert_parameters.__all__]
+__all__ = ["parametrizations", "parametrize", "rnn", *_clip_grad.__all__,
+           *_convert_parameters.__all__]
