@@ -23,8 +23,8 @@ from chainrule import _backend
 from chainrule.creation import zeros
 from chainrule.nn.functional._dropout import dropout
 from chainrule.nn.functional._linear import linear, pad
-from chainrule.ops.linalg import matmul
 from chainrule.ops.elementwise import where
+from chainrule.ops.linalg import matmul
 from chainrule.ops.movement import cat
 from chainrule.ops.nn_ops import softmax
 from chainrule.tensor import Tensor
