@@ -150,6 +150,7 @@ class LstmScan(Op):
         scale, shift = _lstm_affine(H, xw.dtype)
         w_t = w_hh.T
         w_r = w_hr[0].T if w_hr else None
+        tmp = xp.empty((B, H), dtype=xw.dtype)  # i * g, then o * tanh(c) with a projection
         h, c = h0, c0
         for t, n, _ in _steps(T, B, batch_sizes, reverse):
             a = gates[t]
@@ -162,17 +163,17 @@ class LstmScan(Op):
             xp.tanh(a, out=a)
             a *= scale
             a += shift
-            c_new = cs[t]
-            cn = c_new[:n]
+            c_new, h_new = cs[t], ys[t]
+            cn, m = c_new[:n], tmp[:n]
             xp.multiply(a[:, H:2 * H], c[:n], out=cn)
-            cn += a[:, :H] * a[:, 2 * H:3 * H]
-            m = xp.tanh(cn)
+            xp.multiply(a[:, :H], a[:, 2 * H:3 * H], out=m)
+            cn += m
+            if w_r is None:
+                m = h_new[:n]  # o * tanh(c) is h itself: write it in place
+            xp.tanh(cn, out=m)
             m *= a[:, 3 * H:]
-            h_new = ys[t]
             if w_r is not None:
                 xp.matmul(m, w_r, out=h_new[:n])
-            else:
-                h_new[:n] = m
             if n < B:
                 c_new[n:] = c[n:]
                 h_new[n:] = h[n:]
