@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+
 def load_text(path: str | Path | None = None) -> str:
     """The training text (default: the Shakespeare sample shipped with chainrule)."""
     if path is None:
