@@ -7,7 +7,10 @@ Workloads (both in float32, 2 threads, fresh process per framework, see _harness
   - encoder: nn.TransformerEncoderLayer(d_model 128, nhead 4; torch's defaults otherwise:
     dim_feedforward 2048, dropout 0.1, relu, post-norm) in training mode, sequence 64, batch 32.
     Metrics: steps/s of forward + backward, and of forward alone.
-Each figure is the median over ``--steps`` timed steps after warm-up.
+Each figure is the median over ``--steps`` timed steps after warm-up. ``lstm_1t`` and
+``encoder_1t`` are the same workloads on one thread (BLAS and torch): on a machine whose cores
+are busy with other work, multi-threaded BLAS makes each of a recurrence's many small matrix
+products wait for a core, and the one-thread figures are the steadier comparison there.
 
 Run: python benchmarks/bench_seq.py [--quick] [--rounds 5] [--only lstm]
 """
@@ -79,12 +82,14 @@ def run_encoder(torch: Any, args: argparse.Namespace) -> dict[str, float]:
             "forward_per_s": 1.0 / _median_time(forward, _steps(args))}
 
 
+_METRICS = {"train_steps_per_s": "higher", "forward_per_s": "higher"}
+_LSTM = "LSTM(256, 256), seq 50, batch 32: forward + backward"
+_ENCODER = "TransformerEncoderLayer(128, 4), seq 64, batch 32, training mode: forward + backward"
 WORKLOADS = {
-    "lstm": Workload(run_lstm, "LSTM(256, 256), seq 50, batch 32: forward + backward",
-                     {"train_steps_per_s": "higher", "forward_per_s": "higher"}),
-    "encoder": Workload(run_encoder, "TransformerEncoderLayer(128, 4), seq 64, batch 32, "
-                        "training mode: forward + backward",
-                        {"train_steps_per_s": "higher", "forward_per_s": "higher"}),
+    "lstm": Workload(run_lstm, _LSTM + " (2 threads)", _METRICS),
+    "encoder": Workload(run_encoder, _ENCODER + " (2 threads)", _METRICS),
+    "lstm_1t": Workload(run_lstm, _LSTM + " (1 thread)", _METRICS, threads=1),
+    "encoder_1t": Workload(run_encoder, _ENCODER + " (1 thread)", _METRICS, threads=1),
 }
 
 

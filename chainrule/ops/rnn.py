@@ -101,23 +101,18 @@ def _sigmoid_(a: Any) -> None:
     a += 0.5
 
 
-def _prev_states(ys: Any, h0: Any, reverse: bool) -> tuple[Any, Any, Any, Any]:
-    """The GEMM operands of ``sum_t da_t^T h_{t-1}`` without copying the states: the steps fed by
-    an earlier step (their da rows, their h_{t-1} rows) and the one fed by ``h0``."""
-    if reverse:
-        return slice(0, -1), ys[1:], -1, h0
-    return slice(1, None), ys[:-1], 0, h0
-
-
 def _weight_grad(da: Any, ys: Any, h0: Any, reverse: bool) -> Any:
-    """``sum_t da_t^T h_{t-1}`` as two GEMMs over all steps (rows inactive at a step have
-    ``da = 0``, so they add nothing)."""
+    """``sum_t da_t^T h_{t-1}`` as two GEMMs without copying the states: the step fed by
+    ``h0``, and all the steps fed by an earlier step (rows inactive at a step have ``da = 0``,
+    so they add nothing)."""
     T, B, G = da.shape
-    rows, hs, first, h0_ = _prev_states(ys, h0, reverse)
-    out = da[first].T @ h0_
+    if reverse:
+        first, fed, prev = T - 1, slice(0, T - 1), ys[1:]
+    else:
+        first, fed, prev = 0, slice(1, T), ys[:T - 1]
+    out = da[first].T @ h0
     if T > 1:
-        P = hs.shape[-1]
-        out += da[rows].reshape(-1, G).T @ hs.reshape(-1, P)
+        out += da[fed].reshape(-1, G).T @ prev.reshape(-1, prev.shape[-1])
     return out
 
 
