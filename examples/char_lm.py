@@ -160,6 +160,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2,
+                   help="torch's threads (for chainrule's BLAS, set OPENBLAS_NUM_THREADS before "
+                        "starting)")
     return p
 
 
@@ -167,7 +170,7 @@ def main(argv: list[str] | None = None) -> tuple[float, str]:
     args = parser().parse_args(argv)
     torch = importlib.import_module(args.backend)
     if args.backend == "torch":
-        torch.set_num_threads(2)
+        torch.set_num_threads(args.threads)
     loss, text = train(torch, args)
     print(f"[{args.backend}] sample (temperature {args.temperature}):\n{text}")
     return loss, text

@@ -88,11 +88,14 @@ def main(argv: list[str] | None = None) -> float:
     parser.add_argument("--max-batches", type=int, default=None,
                         help="stop each epoch after this many batches (for quick runs)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2,
+                        help="torch's threads (for chainrule's BLAS, set OPENBLAS_NUM_THREADS "
+                             "before starting)")
     args = parser.parse_args(argv)
 
     torch = importlib.import_module(args.backend)
     if args.backend == "torch":
-        torch.set_num_threads(2)
+        torch.set_num_threads(args.threads)
     F = torch.nn.functional
     torch.manual_seed(args.seed)
     x_train, y_train = load(args.data, True)
