@@ -1,5 +1,6 @@
 """Activation layers: thin Modules over ``chainrule.nn.functional``, torch's names, arguments
-and reprs; plus :class:`Maxout`, which torch lacks."""
+and reprs; plus :class:`Maxout`, which torch lacks, and :class:`MultiheadAttention` (where
+torch keeps it)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ from typing import Any
 from chainrule.creation import empty
 from chainrule.nn import functional as F
 from chainrule.nn import init
+from chainrule.nn.modules.linear import Linear
 from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
 
 __all__ = ["ReLU", "ReLU6", "LeakyReLU", "PReLU", "RReLU", "ELU", "SELU", "CELU", "GELU", "SiLU",
            "Mish", "Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Hardswish", "Softplus",
            "Softsign", "Softmax", "LogSoftmax", "Softmin", "Softmax2d", "Tanhshrink",
-           "Threshold", "LogSigmoid", "Hardshrink", "Softshrink", "GLU", "Maxout"]
+           "Threshold", "LogSigmoid", "Hardshrink", "Softshrink", "GLU", "Maxout",
+           "MultiheadAttention"]
 
 Tensor = Any
 
@@ -666,3 +669,149 @@ class Maxout(Module):
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"pieces={self.pieces}")
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """A Linear under another name: torch's type for ``MultiheadAttention.out_proj`` (its name
+    shows in reprs; the math is Linear's).
+
+    Example:
+        >>> NonDynamicallyQuantizableLinear(2, 2)
+        NonDynamicallyQuantizableLinear(in_features=2, out_features=2, bias=True)
+    """
+
+
+class MultiheadAttention(Module):
+    r"""Multi-head attention: ``concat_h(softmax(Q W_q^h (K W_k^h)^T / sqrt(d)) V W_v^h) W_o``,
+    ``num_heads`` heads of size ``d = embed_dim / num_heads``.
+
+    Parameters as torch's, so state_dicts move both ways: ``in_proj_weight`` ``(3E, E)``
+    (q, k, v stacked; or ``q_proj_weight``, ``k_proj_weight``, ``v_proj_weight`` when
+    ``kdim``/``vdim`` differ from ``embed_dim``), ``in_proj_bias`` ``(3E)``, ``out_proj``
+    (a Linear), and ``bias_k``, ``bias_v`` ``(1, 1, E)`` with ``add_bias_kv``. Projection
+    weights are Xavier-uniform, biases zero, as torch.
+
+    Args:
+        embed_dim: model width ``E``.
+        num_heads: parallel heads (must divide ``embed_dim``).
+        dropout: dropout on the attention weights. Default: 0.
+        bias: learn input and output projection biases. Default: ``True``.
+        add_bias_kv: append a learned key and value to the sequences. Default: ``False``.
+        add_zero_attn: append a zero key and value. Default: ``False``.
+        kdim: features of the keys. Default: ``embed_dim``.
+        vdim: features of the values. Default: ``embed_dim``.
+        batch_first: inputs and outputs are ``(N, L, E)``. Default: ``False`` (``(L, N, E)``).
+
+    Shape:
+        - query ``(L, N, E)``, key ``(S, N, kdim)``, value ``(S, N, vdim)`` (batch first with
+          ``batch_first``; or unbatched ``(L, E)``, ...); ``key_padding_mask`` ``(N, S)``
+          (True: ignore that key); ``attn_mask`` ``(L, S)`` or ``(N * num_heads, L, S)``
+          (True: may not attend; float masks are added).
+        - Output: ``(L, N, E)``, and the weights ``(N, L, S)`` averaged over heads (or
+          ``(N, num_heads, L, S)``) when ``need_weights``.
+
+    Example:
+        >>> import chainrule
+        >>> from chainrule import nn
+        >>> mha = nn.MultiheadAttention(8, 2, batch_first=True)
+        >>> x = chainrule.randn(3, 5, 8)
+        >>> out, weights = mha(x, x, x)
+        >>> tuple(out.shape), tuple(weights.shape)
+        ((3, 5, 8), (3, 5, 5))
+        >>> [n for n, _ in mha.named_parameters()]
+        ['in_proj_weight', 'in_proj_bias', 'out_proj.weight', 'out_proj.bias']
+    """
+
+    __constants__ = ["batch_first"]
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
+                 add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: int | None = None,
+                 vdim: int | None = None, batch_first: bool = False, device: Any = None,
+                 dtype: Any = None) -> None:
+        if embed_dim <= 0 or num_heads <= 0:
+            raise ValueError(f"embed_dim and num_heads must be greater than 0, got "
+                             f"embed_dim={embed_dim} and num_heads={num_heads} instead")
+        super().__init__()
+        self.embed_dim = embed_dim
+        self.kdim = kdim if kdim is not None else embed_dim
+        self.vdim = vdim if vdim is not None else embed_dim
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.batch_first = batch_first
+        self.head_dim = embed_dim // num_heads
+        if self.head_dim * num_heads != self.embed_dim:
+            raise AssertionError("embed_dim must be divisible by num_heads")
+        factory = {"device": device, "dtype": dtype}
+        if not self._qkv_same_embed_dim:
+            self.q_proj_weight = Parameter(empty((embed_dim, embed_dim), **factory))
+            self.k_proj_weight = Parameter(empty((embed_dim, self.kdim), **factory))
+            self.v_proj_weight = Parameter(empty((embed_dim, self.vdim), **factory))
+            self.register_parameter("in_proj_weight", None)
+        else:
+            self.in_proj_weight = Parameter(empty((3 * embed_dim, embed_dim), **factory))
+            self.register_parameter("q_proj_weight", None)
+            self.register_parameter("k_proj_weight", None)
+            self.register_parameter("v_proj_weight", None)
+        if bias:
+            self.in_proj_bias = Parameter(empty(3 * embed_dim, **factory))
+        else:
+            self.register_parameter("in_proj_bias", None)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias,
+                                                        **factory)
+        if add_bias_kv:
+            self.bias_k = Parameter(empty((1, 1, embed_dim), **factory))
+            self.bias_v = Parameter(empty((1, 1, embed_dim), **factory))
+        else:
+            self.bias_k = self.bias_v = None
+        self.add_zero_attn = add_zero_attn
+        self._reset_parameters()
+
+    def _reset_parameters(self) -> None:
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            init.xavier_uniform_(self.q_proj_weight)
+            init.xavier_uniform_(self.k_proj_weight)
+            init.xavier_uniform_(self.v_proj_weight)
+        if self.in_proj_bias is not None:
+            init.constant_(self.in_proj_bias, 0.0)
+            init.constant_(self.out_proj.bias, 0.0)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+        if self.bias_v is not None:
+            init.xavier_normal_(self.bias_v)
+
+    def forward(self, query: Tensor, key: Tensor, value: Tensor,
+                key_padding_mask: Tensor | None = None, need_weights: bool = True,
+                attn_mask: Tensor | None = None, average_attn_weights: bool = True,
+                is_causal: bool = False) -> tuple[Tensor, Tensor | None]:
+        """Attend from ``query`` to ``key``/``value``; returns ``(output, weights or None)``."""
+        is_batched = query.dim() == 3
+        key_padding_mask = F._canonical_mask(key_padding_mask, "key_padding_mask",
+                                             F._none_or_dtype(attn_mask), "attn_mask",
+                                             query.dtype)
+        attn_mask = F._canonical_mask(attn_mask, "attn_mask", None, "", query.dtype,
+                                      check_other=False)
+        if self.batch_first and is_batched:
+            # keep "key is value" (and "query is key") true: the projection shares GEMMs then
+            if key is value:
+                if query is key:
+                    query = key = value = query.transpose(1, 0)
+                else:
+                    query, key = (x.transpose(1, 0) for x in (query, key))
+                    value = key
+            else:
+                query, key, value = (x.transpose(1, 0) for x in (query, key, value))
+        separate = not self._qkv_same_embed_dim
+        out, weights = F.multi_head_attention_forward(
+            query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight,
+            self.in_proj_bias, self.bias_k, self.bias_v, self.add_zero_attn, self.dropout,
+            self.out_proj.weight, self.out_proj.bias, training=self.training,
+            key_padding_mask=key_padding_mask, need_weights=need_weights, attn_mask=attn_mask,
+            use_separate_proj_weight=separate, q_proj_weight=self.q_proj_weight,
+            k_proj_weight=self.k_proj_weight, v_proj_weight=self.v_proj_weight,
+            average_attn_weights=average_attn_weights, is_causal=is_causal)
+        if self.batch_first and is_batched:
+            return out.transpose(1, 0), weights
+        return out, weights
