@@ -65,13 +65,16 @@ class Experiment:
         path: the config file.
         config: the config's data after overrides (recorded in every checkpoint).
         name, seed, epochs, metrics: from the config.
-        model: the ``nn.Module`` (an ``nn.Sequential`` of named layers, or a LayerGraph).
+        model: the ``nn.Module`` (an ``nn.Sequential`` of named layers, or a LayerGraph;
+            wrapped in a DistributedDataParallel on the ranks of a data-parallel run).
         layers: one :class:`~chainrule.config.model.LayerInfo` per layer (shapes, params).
         loss_fn, optimizer, scheduler, callbacks: built from their sections.
-        train_loader, val_loader, test_loader: the data (``None`` when loaded without data).
+        train_loader, val_loader, test_loader: the data (``None`` when loaded without data),
+            each split by a DistributedSampler (over the ranks of a job, else one).
         input_shape: one input's shape, without the batch dimension.
         output_dir: where checkpoints and logs go.
         search: the validated ``search`` section, or ``None``.
+        batch_size: the global batch size (each of N ranks loads ``batch_size / N``).
     """
 
     path: Path

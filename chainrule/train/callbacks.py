@@ -247,7 +247,8 @@ class ModelCheckpoint(Callback):
         return self.dirpath / "best"
 
     def on_train_begin(self, trainer: Any) -> None:
-        self.dirpath.mkdir(parents=True, exist_ok=True)
+        if is_main_process():  # the writer (trainer.save_checkpoint writes on rank 0 only)
+            self.dirpath.mkdir(parents=True, exist_ok=True)
         if trainer.resumed_from is None:
             self.best, self.best_epoch = None, 0
 

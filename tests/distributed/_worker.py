@@ -557,7 +557,7 @@ def fit_ddp_equals_single_process() -> dict:
     for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
         record(f"history/{key}", np.array(history[key]), np.array(ref_history[key]))
     dist.barrier()  # rank 0 has written everything
-    facts = {"files": sorted(f.name for f in folder.iterdir()) if folder.exists() else [],
+    facts = {"files": sorted(f.name for f in folder.iterdir()) if folder.exists() else None,
              "printed": printed.getvalue().splitlines(),
              "epoch_of_sampler": history_sampler_epoch(ddp)}
     if RANK == 0:
