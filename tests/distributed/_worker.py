@@ -24,8 +24,14 @@ import chainrule
 import chainrule.distributed as dist
 from chainrule import nn
 from chainrule.nn.parallel import DistributedDataParallel as DDP
-from chainrule.train import (CSVLogger, LambdaCallback, ModelCheckpoint, fit, load_checkpoint,
-                             load_weights)
+from chainrule.train import (
+    CSVLogger,
+    LambdaCallback,
+    ModelCheckpoint,
+    fit,
+    load_checkpoint,
+    load_weights,
+)
 from chainrule.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 CASES: dict[str, Callable[[], dict]] = {}
