@@ -72,7 +72,13 @@ def unwrap_model(model: Any) -> Any:
 
 def samplers(data: Any) -> list[Any]:
     """A loader's ``sampler`` and ``batch_sampler`` (those it has), where epoch-dependent
-    samplers live."""
+    samplers live: :func:`~chainrule.train.fit` calls their ``set_epoch`` before each epoch.
+
+    Example:
+        >>> from chainrule.utils.data import DataLoader
+        >>> [type(s).__name__ for s in samplers(DataLoader(range(4), batch_size=2))]
+        ['SequentialSampler', 'BatchSampler']
+    """
     return [s for s in (getattr(data, "sampler", None), getattr(data, "batch_sampler", None))
             if s is not None]
 
@@ -93,13 +99,24 @@ def shards(data: Any) -> int:
 
 
 def is_sharded(data: Any) -> bool:
-    """Whether ``data`` is split over the ranks (its metrics are then summed over them)."""
+    """Whether ``data`` is split over the ranks (its metrics are then summed over them).
+
+    Example:
+        >>> is_sharded([(1, 2)])
+        False
+    """
     return shards(data) > 1
 
 
 def in_lockstep(model: Any) -> bool:
     """Whether ``model``'s training steps are collectives over several ranks (a DDP model in
-    a job of more than one rank), so that the ranks must stop after the same step."""
+    a job of more than one rank), so that the ranks must stop after the same step.
+
+    Example:
+        >>> from chainrule import nn
+        >>> in_lockstep(nn.Linear(2, 1))
+        False
+    """
     return isinstance(model, DistributedDataParallel) and _world() > 1
 
 
