@@ -174,6 +174,7 @@ def build_data(src: Source, spec: Any, seed: int, *, load: bool = True,
     for label, ds in (("training", train), ("validation", val)):
         if ds is not None and len(ds) == 0:
             raise src.error(path + ("splits",), f"the {label} split is empty")
+
     def loader(ds: Any, batch: int, shuffle: bool, drop_last: bool = False) -> DataLoader:
         share = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed)
         return DataLoader(ds, batch_size=-(-batch // world), sampler=share, drop_last=drop_last,
