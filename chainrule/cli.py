@@ -6,7 +6,7 @@ four IDX .gz files, or torchvision's ``MNIST/raw`` layout) instead.
 
 With a config file (see docs/guides/config.md), as Caffe's ``caffe train -solver``::
 
-    chainrule train CONFIG [--resume CKPT] [--set key=value ...]
+    chainrule train CONFIG [--resume CKPT] [--set key=value ...] [--nproc N]
     chainrule test CONFIG --weights CKPT
     chainrule time CONFIG            per-layer forward and backward milliseconds
     chainrule summary CONFIG         layers, shapes, parameters
@@ -15,6 +15,13 @@ With a config file (see docs/guides/config.md), as Caffe's ``caffe train -solver
 
 A bad config, a wrong shape, a missing data folder or a damaged checkpoint is reported in one
 line naming the file, key or layer, with exit status 2; ``--debug`` shows the traceback.
+
+``chainrule train CONFIG --nproc N`` trains data-parallel on N ranks of an MPI job: it checks
+the config, then starts itself N times under ``mpiexec`` (:mod:`chainrule.distributed.launch`);
+each rank joins the process group, and :func:`chainrule.config.load` gives it its share of
+every batch and a DistributedDataParallel model. Started by ``mpiexec`` directly
+(``mpiexec -n N python -m chainrule train CONFIG``), it does the same on the job's ranks.
+The config's batch size is the global batch, so the result is that of one process.
 """
 
 from __future__ import annotations
@@ -163,6 +170,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="a config file; without one, train the built-in MNIST model")
     p.add_argument("--resume", default=None, metavar="CKPT",
                    help="continue from a checkpoint (e.g. runs/NAME/last)")
+    p.add_argument("--nproc", type=int, default=None, metavar="N",
+                   help="train data-parallel on N MPI ranks (the config's batch_size is the "
+                        "global batch: each rank takes batch_size/N)")
+    p.add_argument("--hosts", default=None, help="with --nproc: comma-separated hosts "
+                                                 "(mpiexec -hosts); default: this machine")
+    p.add_argument("--hostfile", default=None, help="with --nproc: a file of hosts "
+                                                    "(mpiexec -hostfile)")
     _add_common(p, config_required=False)
     legacy = p.add_argument_group("without a config")
     legacy.add_argument("--model", choices=["mlp", "cnn"], default=None)
@@ -210,14 +224,25 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``chainrule`` console script (and ``python -m chainrule``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    args.argv = argv  # what --nproc starts again on every rank
+    from chainrule import distributed as dist
+    from chainrule.train.ranks import is_main_process
+
     try:
-        return _COMMANDS[args.command](args)
+        status = _COMMANDS[args.command](args)
     except _user_errors() as e:
         if getattr(args, "debug", False):
             raise
-        print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        if is_main_process():  # the ranks of a job fail alike: one message, not N
+            print(f"chainrule {args.command}: error: {e}", file=sys.stderr)
+        status = EXIT_USAGE
+    if status and dist.is_initialized():
+        # The ranks all stopped here, on the same error or after the same step (Ctrl-C):
+        # they end together, so that the job's status is this one and no rank is aborted.
+        dist.exit_job(status)
+    return status
 
 
 class UsageError(ValueError):
@@ -233,8 +258,11 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     if args.config is None:
-        if args.resume or args.overrides:
-            raise UsageError("--resume and --set need a config file")
+        given = [f"--{n}" for n in ("resume", "nproc", "hosts", "hostfile")
+                 if getattr(args, n) is not None] + (["--set"] if args.overrides else [])
+        if given:
+            raise UsageError(f"{', '.join(given)} need{'s' if len(given) == 1 else ''} a "
+                             "config file")
         train(model=args.model or "mlp", data=args.data, epochs=args.epochs or 8,
               batch_size=args.batch_size or 64, lr=args.lr, optimizer=args.optimizer or "adam",
               seed=args.seed if args.seed is not None else 0, save=args.save)
@@ -245,31 +273,66 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if given:
         raise UsageError(f"{', '.join(given)} apply only without a config: use --set "
                          "(e.g. --set optimizer.lr=0.01) instead")
+    if args.nproc is not None and args.nproc < 1:
+        raise UsageError(f"--nproc must be at least 1, got {args.nproc}")
     overrides = list(args.overrides)
     if args.epochs is not None:
         overrides.append(f"epochs={args.epochs}")
     if args.seed is not None:
         overrides.append(f"seed={args.seed}")
+    from chainrule import distributed as dist
     from chainrule.config import load
+    from chainrule.distributed.launch import in_mpi_job
+    from chainrule.train.ranks import is_main_process, unwrap_model
+
+    if in_mpi_job():  # a rank of a job (started by --nproc below, or by mpiexec directly)
+        dist.init_process_group("mpi")
+        if args.nproc is not None and args.nproc != dist.get_world_size():
+            raise UsageError(f"--nproc {args.nproc}, but this MPI job has "
+                             f"{dist.get_world_size()} ranks")
+    elif args.nproc is not None and args.nproc > 1:
+        return _train_on_ranks(args, overrides)
+    world = dist.get_world_size() if dist.is_initialized() else 1
+    say = print if is_main_process() else (lambda *a, **k: None)
 
     exp = load(args.config, overrides)
     if exp.train_loader is None:
         raise UsageError(f"{args.config}: the config has no data section: nothing to train on")
     n_params = sum(p.numel() for p in exp.model.parameters())
     val = f", {len(exp.val_loader.dataset)} validation" if exp.val_loader is not None else ""
-    print(f"chainrule train: {exp.name}: {type(exp.model).__name__} of {len(exp.layers)} "
-          f"layers ({n_params:,} parameters) on {len(exp.train_loader.dataset)} training"
-          f"{val} samples, {type(exp.optimizer).__name__}, {exp.epochs} epoch(s); output in "
-          f"{exp.output_dir}")
+    batch = f"batch {exp.batch_size}" + (f" ({exp.batch_size // world} on each of {world} "
+                                         f"ranks)" if world > 1 else "")
+    say(f"chainrule train: {exp.name}: {type(unwrap_model(exp.model)).__name__} of "
+        f"{len(exp.layers)} layers ({n_params:,} parameters) on "
+        f"{len(exp.train_loader.dataset)} training{val} samples, {type(exp.optimizer).__name__}, "
+        f"{batch}, {exp.epochs} epoch(s); output in {exp.output_dir}")
     history = exp.fit(resume=args.resume)
     if history.interrupted:
-        print(f"stopped: resume with  chainrule train {args.config} --resume "
-              f"{history.checkpoint}")
+        again = f" --nproc {world}" if world > 1 else ""
+        say(f"stopped: resume with  chainrule train {args.config}{again} --resume "
+            f"{history.checkpoint}")
         return EXIT_INTERRUPTED
     result = exp.test()
-    print("test: " + "  ".join(f"{k} {v:.4f}" for k, v in result.items())
-          + f"  ({len(exp.test_loader.dataset)} samples)")
+    say("test: " + "  ".join(f"{k} {v:.4f}" for k, v in result.items())
+        + f"  ({len(exp.test_loader.dataset)} samples)")
     return 0
+
+
+def _train_on_ranks(args: argparse.Namespace, overrides: list[str]) -> int:
+    """``chainrule train CONFIG --nproc N``: check the config (without reading data), then run
+    this same command on N ranks. (Errors the ranks meet, such as a missing data folder or
+    a checkpoint that does not fit, are reported once too, by rank 0.)"""
+    from chainrule.config import load
+    from chainrule.distributed.launch import launch
+
+    exp = load(args.config, overrides, data=False, world_size=args.nproc)  # reads no data
+    if exp.config.get("data") is None:
+        raise UsageError(f"{args.config}: the config has no data section: nothing to train on")
+    try:
+        return launch(args.nproc, ["-m", "chainrule.cli", *args.argv], hosts=args.hosts,
+                      hostfile=args.hostfile)
+    except RuntimeError as e:  # no mpiexec
+        raise UsageError(str(e)) from None
 
 
 def _cmd_test(args: argparse.Namespace) -> int:

@@ -20,6 +20,14 @@ test set; otherwise the dataset's own test split is. Subsets and splits are draw
 generator seeded with the config's ``seed`` (never from the global one, so building the data
 does not change the model's initial weights). Without ``transforms`` the dataset's usual ones
 are used (``ToTensor`` and the dataset's mean and standard deviation).
+
+The training order of epoch ``e`` is a permutation drawn from ``seed + e`` by a
+:class:`~chainrule.utils.data.DistributedSampler`: over the ranks of a job when a process
+group is initialised (``chainrule train --nproc N``), over one rank otherwise. ``batch_size``
+(and ``val_batch_size``) is the *global* batch: each of N ranks loads ``batch_size / N`` of
+it, and the N pieces of step ``k`` are exactly the one-process run's batch ``k``, so the N
+ranks train the same model as one process (up to rounding; see docs/guides/distributed.md).
+Validation and test data are split over the ranks too, in order.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ import numpy as np
 import chainrule
 from chainrule.config import _schema as schema
 from chainrule.config._source import PathT, Source
-from chainrule.utils.data import DataLoader, Subset, random_split
+from chainrule.utils.data import DataLoader, DistributedSampler, Subset, random_split
 from chainrule.vision import datasets as vdatasets
 from chainrule.vision import transforms as T
 
@@ -103,9 +111,11 @@ def _probe_shape(src: Source, path: PathT, transform: Any, image: tuple[int, ...
     return tuple(x.shape)
 
 
-def build_data(src: Source, spec: Any, seed: int, *, load: bool = True) -> DataSpec:
+def build_data(src: Source, spec: Any, seed: int, *, load: bool = True,
+               world_size: int | None = None) -> DataSpec:
     """Build the datasets and loaders of the ``data`` section (``load=False``: only the input
-    shape, without reading any file)."""
+    shape, without reading any file); ``world_size``: split the data over that many ranks
+    (default: the process group's, else one)."""
     path: PathT = ("data",)
     spec = schema.mapping(src, path, spec, "data")
     schema.check_keys(src, path, spec, DATA_KEYS, "data")
@@ -133,6 +143,12 @@ def build_data(src: Source, spec: Any, seed: int, *, load: bool = True) -> DataS
     test_subset = schema.get_int(src, path, spec, "test_subset", None, minimum=1)
     splits = _splits(src, path + ("splits",), spec.get("splits"))
     num_classes = spec.get("num_classes", 100 if name == "CIFAR100" else 10)
+    rank, world = _rank_and_world(world_size)
+    if batch_size % world:
+        raise src.error(path + ("batch_size",), f"{batch_size} does not split over {world} "
+                                                f"ranks: the batch size is the global batch, of "
+                                                f"which each rank takes 1/{world}; choose a "
+                                                f"multiple of {world}")
     if not load:
         return DataSpec(None, None, None, input_shape, num_classes, splits is not None)
 
@@ -158,13 +174,26 @@ def build_data(src: Source, spec: Any, seed: int, *, load: bool = True) -> DataS
     for label, ds in (("training", train), ("validation", val)):
         if ds is not None and len(ds) == 0:
             raise src.error(path + ("splits",), f"the {label} split is empty")
-    loader_kw: dict[str, Any] = {"num_workers": workers}
-    train_loader = DataLoader(train, batch_size=batch_size, shuffle=shuffle,
-                              drop_last=drop_last, **loader_kw)
-    val_loader = DataLoader(val, batch_size=val_batch, **loader_kw) if val is not None else None
-    test_loader = DataLoader(test, batch_size=val_batch, **loader_kw)
+
+    def loader(ds: Any, batch: int, shuffle: bool, drop_last: bool = False) -> DataLoader:
+        share = DistributedSampler(ds, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed)
+        return DataLoader(ds, batch_size=-(-batch // world), sampler=share, drop_last=drop_last,
+                          num_workers=workers)
+
+    train_loader = loader(train, batch_size, shuffle, drop_last)
+    val_loader = loader(val, val_batch, False) if val is not None else None
+    test_loader = loader(test, val_batch, False)
     return DataSpec(train_loader, val_loader, test_loader, input_shape, num_classes,
                     val_loader is not None)
+
+
+def _rank_and_world(world_size: int | None) -> tuple[int, int]:
+    """This process's rank and the number of ranks the data is split over."""
+    from chainrule import distributed as dist
+
+    if dist.is_initialized():
+        return dist.get_rank(), world_size or dist.get_world_size()
+    return 0, world_size or 1
 
 
 def _splits(src: Source, path: PathT, value: Any) -> list[float] | None:

@@ -33,11 +33,13 @@ from pathlib import Path
 from typing import Any
 
 import chainrule
+from chainrule import distributed as dist
 from chainrule import nn, optim
 from chainrule.config import _schema as schema
 from chainrule.config._source import ConfigError, PathT, Source, read_yaml
 from chainrule.config.data import build_data
 from chainrule.config.model import LayerInfo, build_model
+from chainrule.nn.parallel import DistributedDataParallel
 from chainrule.optim import lr_scheduler
 from chainrule.train import callbacks as cbs
 from chainrule.train import evaluate, fit, load_weights, seed_everything
@@ -63,13 +65,16 @@ class Experiment:
         path: the config file.
         config: the config's data after overrides (recorded in every checkpoint).
         name, seed, epochs, metrics: from the config.
-        model: the ``nn.Module`` (an ``nn.Sequential`` of named layers, or a LayerGraph).
+        model: the ``nn.Module`` (an ``nn.Sequential`` of named layers, or a LayerGraph;
+            wrapped in a DistributedDataParallel on the ranks of a data-parallel run).
         layers: one :class:`~chainrule.config.model.LayerInfo` per layer (shapes, params).
         loss_fn, optimizer, scheduler, callbacks: built from their sections.
-        train_loader, val_loader, test_loader: the data (``None`` when loaded without data).
+        train_loader, val_loader, test_loader: the data (``None`` when loaded without data),
+            each split by a DistributedSampler (over the ranks of a job, else one).
         input_shape: one input's shape, without the batch dimension.
         output_dir: where checkpoints and logs go.
         search: the validated ``search`` section, or ``None``.
+        batch_size: the global batch size (each of N ranks loads ``batch_size / N``).
     """
 
     path: Path
@@ -128,7 +133,8 @@ def _registry(module: Any, base: type) -> dict[str, type]:
             and not n.startswith("_")}
 
 
-def load(path: str | os.PathLike, overrides: Any = (), *, data: bool = True) -> Experiment:
+def load(path: str | os.PathLike, overrides: Any = (), *, data: bool = True,
+         world_size: int | None = None) -> Experiment:
     """Read a config file (YAML, or a Caffe ``.prototxt`` net) into an :class:`Experiment`.
 
     Args:
@@ -136,6 +142,12 @@ def load(path: str | os.PathLike, overrides: Any = (), *, data: bool = True) -> 
         overrides: ``"key.path=value"`` strings applied on top (as ``--set``).
         data: build the data loaders (``False``: only the model and optimizer, reading no
             data files: what ``chainrule summary``, ``draw`` and ``time`` need).
+        world_size: split the data over this many ranks (the global batch into
+            ``batch_size / world_size`` per rank). Default: the process group's size once
+            :func:`chainrule.distributed.init_process_group` has run, else 1. Under a process
+            group of several ranks the model is also wrapped in
+            :class:`~chainrule.nn.parallel.DistributedDataParallel`: ``load`` then builds
+            one rank's share of a data-parallel run (see docs/guides/distributed.md).
 
     Raises:
         ConfigError: the message names the file, the line and the key (or the override).
@@ -172,11 +184,12 @@ def load(path: str | os.PathLike, overrides: Any = (), *, data: bool = True) -> 
                           f"({', '.join(TOP_KEYS)})", file, 1)
     for text in ([overrides] if isinstance(overrides, str) else overrides):
         src.override(text)
-    return build(src, data=data)
+    return build(src, data=data, world_size=world_size)
 
 
-def build(src: Source, *, data: bool = True) -> Experiment:
-    """Build an :class:`Experiment` from an already read (and overridden) :class:`Source`."""
+def build(src: Source, *, data: bool = True, world_size: int | None = None) -> Experiment:
+    """Build an :class:`Experiment` from an already read (and overridden) :class:`Source`
+    (``data`` and ``world_size`` as in :func:`load`)."""
     cfg = src.data
     schema.check_keys(src, (), cfg, TOP_KEYS, "a config")
     config_copy = json.loads(json.dumps(copy.deepcopy(cfg), default=str))
@@ -191,7 +204,7 @@ def build(src: Source, *, data: bool = True) -> Experiment:
 
     data_spec = None
     if cfg.get("data") is not None:
-        data_spec = build_data(src, cfg["data"], seed, load=data)
+        data_spec = build_data(src, cfg["data"], seed, load=data, world_size=world_size)
     model, layers, input_shape = _model(src, cfg.get("model"), data_spec)
     loss_fn = _loss(src, cfg.get("loss", "CrossEntropyLoss"))
     optimizer = _optimizer(src, cfg.get("optimizer", {"type": "Adam", "lr": 1e-3}), model)
@@ -204,6 +217,9 @@ def build(src: Source, *, data: bool = True) -> Experiment:
         raise src.error(("search", "metric"), f"{search['metric']!r} needs a validation split: "
                                               "add data.splits (e.g. [0.9, 0.1])")
     batch_size = cfg["data"].get("batch_size", 64) if isinstance(cfg.get("data"), dict) else 64
+    if data and dist.is_initialized() and dist.get_world_size() > 1:
+        # one rank of a data-parallel run: every rank built the same model from the same seed
+        model = DistributedDataParallel(model)
     if search is not None:
         # after the rest is known to be right, so that an error is blamed on the right key;
         # the probes build models: keep the random state the experiment starts from

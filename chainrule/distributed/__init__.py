@@ -21,8 +21,8 @@ Example:
 from __future__ import annotations
 
 from chainrule.distributed.process_group import (GroupMember, ProcessGroup, ReduceOp, Work,
-                                                 abort_job, destroy_process_group, get_backend,
-                                                 get_rank, get_world_size, group,
+                                                 abort_job, destroy_process_group, exit_job,
+                                                 get_backend, get_rank, get_world_size, group,
                                                  init_process_group, is_available,
                                                  is_initialized, is_mpi_available)
 from chainrule.distributed.collectives import (all_gather, all_gather_into_tensor, all_reduce,
@@ -34,4 +34,5 @@ __all__ = ["init_process_group", "destroy_process_group", "is_available", "is_mp
            "is_initialized", "get_rank", "get_world_size", "get_backend", "ReduceOp",
            "ProcessGroup", "Work", "group", "GroupMember", "all_reduce", "broadcast", "reduce",
            "all_gather", "all_gather_into_tensor", "gather", "scatter", "reduce_scatter",
-           "reduce_scatter_tensor", "barrier", "send", "recv", "isend", "irecv", "abort_job"]
+           "reduce_scatter_tensor", "barrier", "send", "recv", "isend", "irecv", "abort_job",
+           "exit_job"]

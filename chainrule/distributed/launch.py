@@ -26,12 +26,29 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["launch", "mpiexec_command", "main"]
+__all__ = ["launch", "mpiexec_command", "in_mpi_job", "main"]
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# Set in every process an MPI launcher starts: MPICH's Hydra (and srun --mpi=pmi2), Open MPI,
+# PMIx launchers. (Not SLURM_PROCID: a batch script has it without being an MPI rank.)
+_JOB_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK", "PMIX_RANK")
+
+
+def in_mpi_job() -> bool:
+    """Whether this process is a rank started by an MPI launcher (``mpiexec``, ``mpirun``,
+    ``srun --mpi=...``), judged from the variables launchers set, before MPI is initialised.
+
+    ``chainrule train CONFIG --nproc N`` asks this to tell the N ranks it starts from itself.
+
+    Example:
+        >>> isinstance(in_mpi_job(), bool)
+        True
+    """
+    return any(var in os.environ for var in _JOB_VARIABLES)
 
 
 def _find_mpiexec() -> str:
@@ -100,11 +117,32 @@ def launch(nproc: int, argv: Sequence[str], *, hosts: str | None = None,
 
     Returns:
         0 when every rank succeeded, else the failing job's status.
+
+    Ctrl-C reaches ``mpiexec`` too, which passes it on to every rank (MPICH: "Sending Ctrl-C
+    to processes as requested"), so ``launch`` keeps waiting for the job: a script that handles
+    SIGINT (:func:`chainrule.train.fit` does) can finish its step and write a checkpoint. A
+    second Ctrl-C makes ``mpiexec`` abort the job, and ``launch`` kills it.
     """
     cmd = mpiexec_command(nproc, argv, hosts=hosts, hostfile=hostfile, mpiexec=mpiexec,
                           mpiexec_args=mpiexec_args)
     env = _environment(nproc, threads, one_machine=not hosts and not hostfile)
-    return subprocess.run(cmd, env=env, timeout=timeout).returncode
+    with subprocess.Popen(cmd, env=env) as job:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interrupted = False
+        while True:
+            try:
+                left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+                return job.wait(timeout=left)
+            except subprocess.TimeoutExpired:
+                job.kill()
+                job.wait()
+                raise subprocess.TimeoutExpired(cmd, timeout) from None
+            except KeyboardInterrupt:
+                if interrupted:
+                    job.kill()
+                    job.wait()
+                    raise
+                interrupted = True  # mpiexec has it too, and passes it on to the ranks
 
 
 _VALUED_OPTIONS = ("-n", "--nproc", "--nproc-per-node", "--hosts", "--hostfile", "--threads",

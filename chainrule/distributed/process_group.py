@@ -22,11 +22,11 @@ import os
 import sys
 import traceback
 import warnings
-from typing import Any
+from typing import Any, NoReturn
 
 __all__ = ["ReduceOp", "ProcessGroup", "Work", "group", "GroupMember", "init_process_group",
            "destroy_process_group", "is_available", "is_mpi_available", "is_initialized",
-           "get_rank", "get_world_size", "get_backend", "abort_job"]
+           "get_rank", "get_world_size", "get_backend", "abort_job", "exit_job"]
 
 _NOT_INITIALIZED = ("Default process group has not been initialized, please make sure to call "
                     "init_process_group.")
@@ -347,6 +347,40 @@ def abort_job(message: str, code: int = 1) -> None:
     sys.stderr.write(message if message.endswith("\n") else message + "\n")
     sys.stderr.flush()
     _mpi().COMM_WORLD.Abort(code)
+
+
+def exit_job(status: int, timeout: float = 30.0) -> NoReturn:
+    """End this rank with exit status ``status`` together with the others: for ranks that all
+    reach the same end, such as the same error in the same input, or an agreed stop.
+
+    Every rank calls it. They wait for each other (a barrier on ``MPI.COMM_WORLD``, not on the
+    process group, so that it cannot be matched with a collective a rank is still in), then
+    each finalises MPI and exits with ``status``: no rank is aborted, and the job's status is
+    ``status``. Under the launcher a plain ``sys.exit(nonzero)`` aborts the whole job at
+    once instead (it must: the rank may be failing alone while the others wait), which can
+    end the other ranks before they print their last words. A rank that does not arrive
+    within ``timeout`` seconds is taken to be failing alone: :func:`abort_job`.
+
+    Args:
+        status: the exit status of every rank.
+        timeout: seconds to wait for the other ranks. Default: 30.
+    """
+    import time
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    MPI = _mpi()
+    request = MPI.COMM_WORLD.Ibarrier()
+    deadline = time.monotonic() + timeout
+    while not request.Test():
+        if time.monotonic() > deadline:
+            abort_job(f"rank {_rank_label()}: the other ranks did not come to exit with status "
+                      f"{status} within {timeout:g}s: aborting the job", status or 1)
+        time.sleep(0.001)
+    if _world.default_pg is not None:
+        destroy_process_group()
+    MPI.Finalize()
+    os._exit(status)
 
 
 # Where launchers put a process's rank before MPI is initialised: MPICH's Hydra (PMI),

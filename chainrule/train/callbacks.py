@@ -35,6 +35,7 @@ import numpy as np
 import chainrule
 from chainrule.optim import lr_scheduler
 from chainrule.train.history import mode_for
+from chainrule.train.ranks import is_main_process, unwrap_model
 
 __all__ = ["Callback", "LambdaCallback", "EarlyStopping", "ModelCheckpoint",
            "ReduceLROnPlateau", "CSVLogger", "JSONLLogger", "TerminateOnNaN",
@@ -174,8 +175,8 @@ class EarlyStopping(Callback):
         if _improved(value, self.best, self.mode, self.min_delta):
             self.best, self.best_epoch, self.wait = value, trainer.epoch, 0
             if self.restore_best_weights:
-                self.best_weights = {k: v.detach().clone()
-                                     for k, v in trainer.model.state_dict().items()}
+                self.best_weights = {k: v.detach().clone() for k, v in
+                                     unwrap_model(trainer.model).state_dict().items()}
             return
         self.wait += 1
         if self.wait >= self.patience:
@@ -187,7 +188,7 @@ class EarlyStopping(Callback):
     def on_train_end(self, trainer: Any) -> None:
         if self.restore_best_weights and self.best_weights is not None and \
                 self.best_epoch != trainer.epoch:
-            trainer.model.load_state_dict(self.best_weights)
+            unwrap_model(trainer.model).load_state_dict(self.best_weights)
             _say(trainer, f"EarlyStopping: restored the weights of epoch {self.best_epoch} "
                           f"({self.monitor} {self.best:.4g})")
 
@@ -246,7 +247,8 @@ class ModelCheckpoint(Callback):
         return self.dirpath / "best"
 
     def on_train_begin(self, trainer: Any) -> None:
-        self.dirpath.mkdir(parents=True, exist_ok=True)
+        if is_main_process():  # the writer (trainer.save_checkpoint writes on rank 0 only)
+            self.dirpath.mkdir(parents=True, exist_ok=True)
         if trainer.resumed_from is None:
             self.best, self.best_epoch = None, 0
 
@@ -320,6 +322,8 @@ class _EpochLogger(Callback):
         self.append = append
 
     def on_train_begin(self, trainer: Any) -> None:
+        if not is_main_process():  # on several ranks, rank 0 keeps the logs
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not (self.append or trainer.resumed_from is not None):
             self.path.write_text("")
@@ -345,6 +349,8 @@ class CSVLogger(_EpochLogger):
         self.separator = separator
 
     def on_epoch_end(self, trainer: Any) -> None:
+        if not is_main_process():
+            return
         logs = trainer.logs
         fresh = not self.path.exists() or self.path.stat().st_size == 0
         if fresh:
@@ -379,6 +385,8 @@ class JSONLLogger(_EpochLogger):
         self.every_n_steps = every_n_steps
 
     def _write(self, record: dict[str, Any]) -> None:
+        if not is_main_process():
+            return
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -449,7 +457,7 @@ class TerminateOnNaN(Callback):
     def _locate(self, trainer: Any) -> str:
         from chainrule.autograd import detect_anomaly
 
-        model = trainer.model
+        model = unwrap_model(trainer.model)  # a DDP forward here would be a lone collective
         saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
         rng_now = chainrule.default_generator.get_state()
         if self._rng is not None:
@@ -518,7 +526,7 @@ class GradientMonitor(Callback):
 
     def on_train_end(self, trainer: Any) -> None:
         self.monitor.close()
-        if self.plot is not None and self.monitor.history:
+        if self.plot is not None and self.monitor.history and is_main_process():
             from chainrule import viz
 
             viz.plot_gradient_flow(self.monitor, self.plot)

@@ -46,6 +46,7 @@ import numpy as np
 import chainrule
 from chainrule._backend.random import Generator
 from chainrule.serialization import atomic_write
+from chainrule.train.ranks import unwrap_model
 
 __all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint",
            "load_weights", "checkpoint_paths", "capture_rng_state", "restore_rng_state"]
@@ -145,7 +146,8 @@ def save_checkpoint(path: str | os.PathLike, *, model: Any, optimizer: Any = Non
 
     Args:
         path: the checkpoint's name, e.g. ``"runs/mnist/last"`` (directories are created).
-        model: its ``state_dict()`` is saved.
+        model: its ``state_dict()`` is saved (a DistributedDataParallel's inner module's, so
+            that the checkpoint loads into the model without DDP).
         optimizer: its ``state_dict()`` is saved, when given.
         scheduler: its ``state_dict()`` is saved, when given.
         state: JSON-able training state for the sidecar (epoch, step, history...).
@@ -166,6 +168,7 @@ def save_checkpoint(path: str | os.PathLike, *, model: Any, optimizer: Any = Non
     directory = sidecar.parent
     directory.mkdir(parents=True, exist_ok=True)
     base = sidecar.name[:-len(".json")]
+    model = unwrap_model(model)  # a DDP model's checkpoint fits the plain model
     obj = {"model": model.state_dict(),
            "optimizer": optimizer.state_dict() if optimizer is not None else None,
            "scheduler": scheduler.state_dict() if scheduler is not None else None,
@@ -254,6 +257,7 @@ class Checkpoint:
 
 
 def _load_model_state(model: Any, state: Mapping[str, Any], where: Any) -> None:
+    model = unwrap_model(model)
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]

@@ -39,12 +39,22 @@ from chainrule.tensor import Tensor
 from chainrule.train.checkpoint import (
     CheckpointError,
     capture_rng_state,
+    checkpoint_paths,
     load_checkpoint,
     restore_rng_state,
     save_checkpoint,
 )
 from chainrule.train.history import History
 from chainrule.train.metrics import batch_size, resolve_metrics
+from chainrule.train.ranks import (
+    any_rank,
+    in_lockstep,
+    is_main_process,
+    is_sharded,
+    samplers,
+    shards,
+    sum_over_ranks,
+)
 
 __all__ = ["fit", "evaluate", "predict", "Trainer"]
 
@@ -131,7 +141,7 @@ class Trainer:
         self._hooks = {h: [getattr(cb, h) for cb in self.callbacks
                            if _overrides(cb, h)] for h in _HOOKS}
         self.hparams = dict(hparams or {})
-        self.verbose = verbose
+        self.verbose = verbose and is_main_process()  # on several ranks, rank 0 speaks
         self.file = file
         self.progress = progress
         self.handle_sigint = handle_sigint
@@ -153,6 +163,7 @@ class Trainer:
         self._resume_rng: dict[str, Any] | None = None
         self._epoch_start_rng: dict[str, Any] | None = None
         self._generators = _generators(train_data, val_data)
+        self._lockstep = in_lockstep(model)  # DDP on several ranks: they stop together
 
     # -- public helpers for callbacks -------------------------------------------------------
     def interrupt(self) -> None:
@@ -161,8 +172,18 @@ class Trainer:
 
     def save_checkpoint(self, path: str | Path, reason: str = "") -> Path:
         """Write everything needed to resume this run to the checkpoint ``path``
-        (see :mod:`chainrule.train.checkpoint`); returns the sidecar's path."""
+        (see :mod:`chainrule.train.checkpoint`); returns the sidecar's path.
+
+        On several ranks, call it on every rank: in the middle of an epoch the running sums
+        of the metrics are summed over the ranks first; then rank 0 writes (the others return
+        the same path)."""
         partial = self._partial if self._partial and self._partial["batches"] else None
+        if partial:  # the epoch so far, over all the ranks' shares
+            partial = dict(partial)
+            partial["sums"], partial["seen"] = _total(self.train_data, partial["sums"],
+                                                      partial["seen"])
+        if not is_main_process():
+            return checkpoint_paths(path)
         state = {
             "reason": reason, "epoch": self._done_epochs, "epochs": self.epochs,
             "step": self.step, "batch": partial["batches"] if partial else 0,
@@ -210,6 +231,7 @@ class Trainer:
                     self._write_interrupt_checkpoint()
                     break
                 self._end_epoch(started)
+                self._agree()
                 if self._interrupt:
                     self._write_interrupt_checkpoint()
                     break
@@ -224,6 +246,13 @@ class Trainer:
             if install:
                 signal.signal(signal.SIGINT, previous)
         return self.history
+
+    def _agree(self) -> None:
+        """On ranks training in lockstep (DDP), one rank's stop or Ctrl-C stops them all, after
+        the same step: a rank that stopped alone would leave the others waiting in their next
+        all-reduce (see :mod:`chainrule.train.ranks`). One process: nothing to do."""
+        if self._lockstep:
+            self._interrupt, self.stop_training = any_rank(self._interrupt, self.stop_training)
 
     def _check_monitors(self) -> None:
         """A callback watching ``val_*`` without validation data fails now, not after the
@@ -243,8 +272,9 @@ class Trainer:
         if self._interrupt:
             raise KeyboardInterrupt  # a second Ctrl-C: stop now
         self._interrupt = True
-        print("\ninterrupt: finishing this step, then writing a checkpoint "
-              "(press Ctrl-C again to abort at once)", file=sys.stderr, flush=True)
+        if is_main_process():
+            print("\ninterrupt: finishing this step, then writing a checkpoint "
+                  "(press Ctrl-C again to abort at once)", file=sys.stderr, flush=True)
 
     def _interrupt_path(self) -> Path:
         if self.checkpoint_path is not None:
@@ -270,6 +300,9 @@ class Trainer:
         model, optimizer, loss_fn = self.model, self.optimizer, self.loss_fn
         metrics = list(self.metrics.items())
         model.train()
+        for sampler in samplers(self.train_data):  # as torch users do by hand each epoch
+            if callable(getattr(sampler, "set_epoch", None)):
+                sampler.set_epoch(self.epoch - 1)  # (a DistributedSampler's new order)
         resume = self._resume_partial
         self._resume_partial = None
         if resume is not None:
@@ -314,6 +347,8 @@ class Trainer:
                 self.output, self.loss = output, loss
                 for fn in on_after_backward:
                     fn(self)
+                if on_after_backward:
+                    self._agree()
                 if self.stop_training:
                     break  # e.g. TerminateOnNaN: keep the last good weights
                 optimizer.step()
@@ -334,6 +369,7 @@ class Trainer:
                         bar.set_postfix(loss=f"{self.logs['loss']:.4f}", refresh=False)
                 for fn in on_batch_end:
                     fn(self)
+                self._agree()
                 if self._interrupt:
                     return False
                 if self.stop_training:
@@ -348,7 +384,7 @@ class Trainer:
         out = self.file or sys.stdout
         show = self.progress if self.progress is not None else \
             (self.verbose and getattr(out, "isatty", lambda: False)())
-        if not show:
+        if not show or not is_main_process():
             return it
         from tqdm import tqdm
 
@@ -357,9 +393,9 @@ class Trainer:
 
     def _end_epoch(self, started: float) -> None:
         partial = self._partial or {"sums": {"loss": 0.0}, "seen": 0}
-        seen = partial["seen"]
+        sums, seen = _total(self.train_data, partial["sums"], partial["seen"])
         logs: dict[str, Any] = {"epoch": self.epoch}
-        for k, v in partial["sums"].items():
+        for k, v in sums.items():
             logs[k] = v / seen if seen else math.nan
         if self.val_data is not None:
             for k, v in evaluate(self.model, self.loss_fn, self.val_data,
@@ -421,14 +457,25 @@ class Trainer:
             if ckpt.tensors.get("rng_epoch_start") is None or "sums" not in partial:
                 raise CheckpointError(f"{where}: a mid-epoch checkpoint without the epoch's "
                                       "start state")
-            self._resume_partial = {"batches": st["batch"], "seen": partial["seen"],
-                                    "sums": partial["sums"], "rng": rng,
+            share = shards(self.train_data)  # each rank resumes with its share of the sums
+            self._resume_partial = {"batches": st["batch"], "seen": partial["seen"] / share,
+                                    "sums": {k: v / share for k, v in partial["sums"].items()},
+                                    "rng": rng,
                                     "rng_epoch_start": ckpt.tensors["rng_epoch_start"]}
         else:
             self._resume_rng = rng
         done = f"{st['epoch']} epoch(s)" + (f" and {st['batch']} batch(es)" if st["batch"]
                                             else "")
         self._print(f"resuming from {where}: {done} done, step {st['step']}")
+
+
+def _total(data: Any, sums: dict[str, float], seen: int) -> tuple[dict[str, float], int]:
+    """The sums and the sample count over the whole of ``data``: summed over the ranks when
+    a DistributedSampler splits it between them."""
+    if not is_sharded(data):
+        return sums, seen
+    *values, count = sum_over_ranks([*sums.values(), seen])
+    return dict(zip(sums, values)), round(count)
 
 
 def _length(data: Any) -> int | None:
@@ -569,6 +616,7 @@ def evaluate(model: Any, loss_fn: Any, data: Iterable, metrics: Any = ("accuracy
                     sums[name] += fn(out, y) * n
     finally:
         model.train(was_training)
+    sums, seen = _total(data, sums, seen)
     return {k: (v / seen if seen else math.nan) for k, v in sums.items()}
 
 

@@ -11,6 +11,7 @@ Usage: mpiexec -n 2 python tests/distributed/_worker.py OUT [--cases a,b]
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import traceback
@@ -23,11 +24,20 @@ import chainrule
 import chainrule.distributed as dist
 from chainrule import nn
 from chainrule.nn.parallel import DistributedDataParallel as DDP
-from chainrule.utils.data import DistributedSampler
+from chainrule.train import (
+    CSVLogger,
+    LambdaCallback,
+    ModelCheckpoint,
+    fit,
+    load_checkpoint,
+    load_weights,
+)
+from chainrule.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 CASES: dict[str, Callable[[], dict]] = {}
 ARRAYS: dict[str, np.ndarray] = {}
 RANK = WORLD = -1
+OUT = Path()
 CURRENT = [""]  # the case running now: its name prefixes the arrays it records
 
 
@@ -513,10 +523,106 @@ def ddp_different_models() -> dict:
     return {"raised": None}
 
 
+# -- chainrule.train.fit on a DDP model -------------------------------------------------------
+def fit_data(n: int, seed: int) -> TensorDataset:
+    rng = np.random.default_rng(seed)  # the same on every rank
+    x = rng.standard_normal((n, 6))
+    return TensorDataset(chainrule.from_numpy(x), chainrule.from_numpy((x[:, 0] > 0) * 1 + (
+        x[:, 1] > 0.5) * 1))
+
+
+def loader(ds: TensorDataset, batch: int, ranks: int | None, shuffle: bool) -> DataLoader:
+    """A loader over ``ds`` split over ``ranks`` (None: this job's ranks) by a
+    DistributedSampler; ranks=1: the one-process run with the same order."""
+    share = DistributedSampler(ds, num_replicas=ranks, rank=0 if ranks == 1 else None,
+                               shuffle=shuffle, seed=5)
+    return DataLoader(ds, batch_size=batch, sampler=share)
+
+
+@case
+def fit_ddp_equals_single_process() -> dict:
+    """fit on DDP with DistributedSampler-split data (4 samples a rank a step) against fit
+    of one model on the whole data (8 a step, the same order): weights and every logged
+    metric agree; rank 0 alone writes the checkpoints and the log, with the plain keys."""
+    train, val = fit_data(48, 1), fit_data(20, 2)
+    folder = OUT / f"fit_rank{RANK}"  # each rank its own: only rank 0's may fill
+    ddp = DDP(mlp(seed=RANK))
+    reference = mlp(seed=0)
+    printed = io.StringIO()
+    history = fit(ddp, nn.CrossEntropyLoss(), chainrule.optim.SGD(ddp.parameters(), lr=0.1,
+                                                                     momentum=0.9),
+                  loader(train, 4, None, True), loader(val, 3, None, False), epochs=3,
+                  callbacks=[ModelCheckpoint(folder), CSVLogger(folder / "log.csv")],
+                  file=printed)
+    ref_history = fit(reference, nn.CrossEntropyLoss(),
+                      chainrule.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9),
+                      loader(train, 8, 1, True), loader(val, 6, 1, False), epochs=3,
+                      verbose=False)
+    for i, (a, b) in enumerate(zip(ddp.module.parameters(), reference.parameters())):
+        record(f"param/{i}", a, b.detach().numpy())
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        record(f"history/{key}", np.array(history[key]), np.array(ref_history[key]))
+    dist.barrier()  # rank 0 has written everything
+    facts = {"files": sorted(f.name for f in folder.iterdir()) if folder.exists() else None,
+             "printed": printed.getvalue().splitlines(),
+             "epoch_of_sampler": history_sampler_epoch(ddp)}
+    if RANK == 0:
+        facts["keys"] = sorted(load_checkpoint(folder / "last").model_state)
+        facts["log_rows"] = len((folder / "log.csv").read_text().splitlines())
+        plain = mlp(seed=9)
+        load_weights(plain, folder / "last")
+        for i, (a, b) in enumerate(zip(plain.parameters(), ddp.module.parameters())):
+            record(f"loaded/{i}", a, b.detach().numpy())
+    return facts
+
+
+def history_sampler_epoch(ddp: DDP) -> int:
+    """The epoch fit gave the last loader's sampler (set_epoch before every epoch)."""
+    train = fit_data(16, 3)
+    data = loader(train, 2, None, True)
+    fit(ddp, nn.CrossEntropyLoss(), chainrule.optim.SGD(ddp.parameters(), lr=0.0), data,
+        epochs=4, verbose=False)
+    return data.sampler.epoch
+
+
+@case
+def fit_ddp_ranks_stop_together() -> dict:
+    """A stop on one rank stops every rank after the same step (else the others would wait
+    in their next all-reduce for ever): after a step, before an update, and an interrupt."""
+    train = fit_data(64, 4)
+    facts = {}
+
+    def run(name: str, **hooks: object) -> None:
+        ddp = DDP(mlp(seed=0))
+        opt = chainrule.optim.SGD(ddp.parameters(), lr=0.1)
+        seen = {}
+        done = LambdaCallback(on_train_end=lambda t: seen.update(step=t.step, epoch=t.epoch))
+        history = fit(ddp, nn.CrossEntropyLoss(), opt, loader(train, 4, None, True), epochs=3,
+                      verbose=False, callbacks=[LambdaCallback(**hooks), done],
+                      checkpoint=OUT / f"interrupted_{name}_rank{RANK}", handle_sigint=False)
+        facts[name] = {**seen, "interrupted": history.interrupted}
+
+    def only_on(rank: int, step: int, action: str) -> object:
+        def hook(trainer: object) -> None:
+            if RANK == rank and trainer.step == step:
+                if action == "interrupt":
+                    trainer.interrupt()
+                else:
+                    trainer.stop_training = True
+        return hook
+
+    run("after_step", on_batch_end=only_on(1, 3, "stop"))
+    run("before_update", on_after_backward=only_on(0, 2, "stop"))  # no third update
+    run("interrupt", on_batch_end=only_on(1, 5, "interrupt"))
+    dist.barrier()
+    facts["interrupt_files"] = sorted(p.name for p in OUT.glob("interrupted_interrupt_*"))
+    return facts
+
+
 # -- the run --------------------------------------------------------------------------------------
 def main(argv: list[str]) -> None:
-    global RANK, WORLD
-    out = Path(argv[0])
+    global RANK, WORLD, OUT
+    out = OUT = Path(argv[0])
     wanted = argv[argv.index("--cases") + 1].split(",") if "--cases" in argv else list(CASES)
     dist.init_process_group("mpi")
     RANK, WORLD = dist.get_rank(), dist.get_world_size()

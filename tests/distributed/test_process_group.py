@@ -130,3 +130,29 @@ def test_sys_exit_nonzero_on_one_rank_ends_a_launched_job(tmp_path: Path, mpi: A
                     _script(tmp_path, EXIT_NONZERO)], timeout=60)
     assert done.returncode != 0
     assert "rank 1 failed: exited with status 3" in done.stderr
+
+
+EXIT_TOGETHER = """
+import sys, time
+import chainrule.distributed as dist
+dist.init_process_group("mpi")
+if dist.get_rank() == 0 and "--alone" in sys.argv:
+    time.sleep(60)  # rank 1 exits alone: it must not wait for ever
+print(f"rank {dist.get_rank()}: last words", flush=True)
+dist.exit_job(3, timeout=1.0)
+"""
+
+
+def test_exit_job_ends_every_rank_with_one_status(tmp_path: Path, mpi: Any) -> None:
+    script = _script(tmp_path, EXIT_TOGETHER)
+    done = mpi.run(["-m", "chainrule.distributed.launch", "-n", "2", script], timeout=60)
+    # the status of the job is the ranks', none was aborted, and both had their say
+    assert done.returncode == 3, done.stderr
+    assert "rank 0: last words" in done.stdout and "rank 1: last words" in done.stdout
+    assert "failed" not in done.stderr and "Abort" not in done.stderr
+    # a rank that comes alone to exit_job does not wait for ever: it aborts the job
+    done = mpi.run(["-m", "chainrule.distributed.launch", "-n", "2", script, "--alone"],
+                   timeout=60)
+    assert done.returncode == 3
+    assert "rank 1: the other ranks did not come to exit with status 3 within 1s" in \
+        done.stderr
