@@ -8,7 +8,10 @@ torch.utils.data import DataLoader``, ...) imports chainrule: ``sys.modules['tor
 chainrule and every ``torch.<sub>`` resolves to ``chainrule.<sub>``. Neither run downloads
 anything: ``torchvision`` is a small stand-in (``tests/programs/_shim/torchvision``) whose MNIST
 and FashionMNIST read the local MNIST files, in both runs alike. The environment variable
-``PROGRAM_SUBSET`` (an int) keeps only the first N images of each split.
+``PROGRAM_SUBSET`` (an int) keeps only the first N images of each split. Both runs start from
+``manual_seed(PROGRAM_SEED)`` (default 0), so a program that seeds nothing still gives the same
+numbers on every run of the tests (the two frameworks' random streams differ, so not the same
+numbers as each other).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ def main() -> None:
     elif framework != "torch":
         raise SystemExit(f"framework must be 'torch' or 'chainrule', not {framework!r}")
     sys.path.insert(0, os.path.join(HERE, "_shim"))
+    importlib.import_module("torch").manual_seed(int(os.environ.get("PROGRAM_SEED", "0")))
     sys.argv = [program, *args]
     runpy.run_path(program, run_name="__main__")
 
