@@ -1,0 +1,25 @@
+"""``chainrule.jit``: static graphs — trace, optimize, compile.
+
+The other half of the lectures' contrast between dynamic graphs (PyTorch, Chainer: the graph
+is recorded as the code runs) and static ones (Theano, TF1, ``torch.jit``, ``jax.jit``: the
+graph is captured once, then optimized and replayed). chainrule gives both over one op
+registry:
+
+- :func:`trace` runs a function or module once and records the primitives it applies into a
+  :class:`Graph` that prints like a jaxpr, draws with :mod:`chainrule.viz` and can be called.
+"""
+
+from __future__ import annotations
+
+from chainrule.jit import _passes as passes
+from chainrule.jit._fuse import fuse_elementwise
+from chainrule.jit._ir import Graph, Kernel, Node, Value
+from chainrule.jit._memory import plan_memory
+from chainrule.jit._passes import optimize
+from chainrule.jit._trace import TraceError, TracerWarning, trace
+
+passes.fuse_elementwise = fuse_elementwise  # type: ignore[attr-defined]
+passes.plan_memory = plan_memory  # type: ignore[attr-defined]
+
+__all__ = ["trace", "optimize", "passes", "Graph", "Node", "Value", "Kernel", "TraceError",
+           "TracerWarning"]
