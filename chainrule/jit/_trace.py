@@ -375,10 +375,20 @@ def _tensor_patches() -> dict[str, Callable[..., Any]]:
         method.__name__ = name
         return method
 
+    orig_backward = Tensor.backward
+
     def backward(self: Any, *args: Any, **kwargs: Any) -> None:
-        raise TraceError("backward() called inside the traced function: trace the forward "
-                         "computation (chainrule.compile differentiates its graph when "
-                         "backward runs) or use chainrule.jit.compile_train_step")
+        tracer = _active()
+        if tracer is not None:
+            tracer.fail("backward() called inside the traced function: trace the forward "
+                        "computation (chainrule.compile differentiates its graph when "
+                        "backward runs) or use chainrule.jit.compile_train_step")
+            tracer.depth += 1  # the backward itself runs eagerly, unrecorded
+            try:
+                return orig_backward(self, *args, **kwargs)
+            finally:
+                tracer.depth -= 1
+        return orig_backward(self, *args, **kwargs)
 
     patches = {"_inplace": _inplace, "_old": _old, "backward": backward, "_bump": _bump,
                "_inplace_recording": _inplace_recording}
@@ -393,10 +403,15 @@ def _tensor_patches() -> dict[str, Callable[..., Any]]:
 
 def _function_apply(cls: Any, *args: Any, **kwargs: Any) -> Any:
     tracer = _active()
-    if tracer is not None:
-        raise TraceError(f"custom autograd.Function {cls.__name__}: its forward and backward "
-                         f"are Python code the graph cannot record")
-    return _ORIG_FUNCTION_APPLY.__func__(cls, *args, **kwargs)
+    if tracer is None:
+        return _ORIG_FUNCTION_APPLY.__func__(cls, *args, **kwargs)
+    tracer.fail(f"custom autograd.Function {cls.__name__}: its forward and backward are "
+                f"Python code the graph cannot record")
+    tracer.depth += 1
+    try:
+        return _ORIG_FUNCTION_APPLY.__func__(cls, *args, **kwargs)
+    finally:
+        tracer.depth -= 1
 
 
 _ORIG_FUNCTION_APPLY = Function.__dict__["apply"]
@@ -464,6 +479,7 @@ def _named_tensors(fn: Any) -> dict[int, str]:
         for n, t in m.named_parameters():
             named.setdefault(id(t), prefix + n)
 
+    fn = getattr(fn, "named_src", fn)  # chainrule.compile's wrapper names its target's tensors
     if isinstance(fn, Module):
         add_module(fn, "")
         return named
@@ -491,13 +507,16 @@ def _module_state(fn: Any) -> list[tuple[str, int]]:
         [(n, id(t)) for n, t in fn.named_buffers()]
 
 
-def _trace_once(fn: Any, args: tuple[Any, ...], *, quiet: bool = False,
-                name: str = "graph") -> tuple[Graph, Any]:
-    """One trace: (graph, the eager result of the call)."""
+def _trace_once(fn: Any, args: tuple[Any, ...], *, quiet: bool = False, name: str = "graph",
+                input_names: list[str] | None = None) -> tuple[Graph, Any]:
+    """One trace: (graph, the eager result of the call). The function always runs to the
+    end (eagerly); a :class:`TraceError` raised afterwards carries its ``result``."""
     graph = Graph(name)
     tracer = Tracer(graph, _named_tensors(fn), quiet=quiet)
     leaves, graph.in_spec = _tree.flatten(tuple(args))
-    for t, n in zip(leaves, _input_names(fn, args)):
+    if input_names is None:
+        input_names = _input_names(fn, args)
+    for t, n in zip(leaves, input_names):
         v = graph.add_input(n, t._data.shape, t._data.dtype, t._requires_grad)
         tracer.bind(t, v)
     prev = STATE.tracer
@@ -517,7 +536,9 @@ def _trace_once(fn: Any, args: tuple[Any, ...], *, quiet: bool = False,
                     "the trace (an attribute assignment the graph cannot replay); update it "
                     "in place instead")
     if tracer.error is not None:
-        raise TraceError(tracer.error)
+        exc = TraceError(tracer.error)
+        exc.result = result  # type: ignore[attr-defined]
+        raise exc
     graph.specialized = tracer.specialized
     return graph, result
 
@@ -620,7 +641,8 @@ def check(graph: Graph, fn: Any, args: tuple[Any, ...]) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            graph2, _ = _trace_once(fn, tuple(other), quiet=True)
+            graph2, _ = _trace_once(fn, tuple(other), quiet=True,
+                                    input_names=[v.name for v in graph.inputs])
     except TraceError:
         raise
     except Exception:  # noqa: BLE001  (the other values may be outside the function's domain)
