@@ -60,6 +60,7 @@ from chainrule import nn  # noqa: E402
 from chainrule import optim  # noqa: E402
 from chainrule import jit  # noqa: E402
 from chainrule.jit import compile  # noqa: E402,A004  (torch.compile's name)
+from chainrule import onnx  # noqa: E402
 
 __version__ = "0.1.0"
 

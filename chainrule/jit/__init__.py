@@ -12,6 +12,7 @@ registry:
 from __future__ import annotations
 
 from chainrule.jit import _passes as passes
+from chainrule.jit._autodiff import grad_graph
 from chainrule.jit._compile import CompiledFunction, CompileWarning, OptimizedModule, compile
 from chainrule.jit._fuse import fuse_elementwise
 from chainrule.jit._ir import Graph, Kernel, Node, Value
@@ -23,6 +24,6 @@ from chainrule.jit._train import TrainStep, compile_train_step
 passes.fuse_elementwise = fuse_elementwise  # type: ignore[attr-defined]
 passes.plan_memory = plan_memory  # type: ignore[attr-defined]
 
-__all__ = ["trace", "optimize", "compile", "compile_train_step", "TrainStep", "CompileWarning",
-           "CompiledFunction", "OptimizedModule", "passes", "Graph", "Node", "Value", "Kernel",
-           "TraceError", "TracerWarning"]
+__all__ = ["trace", "grad_graph", "optimize", "compile", "compile_train_step", "TrainStep",
+           "CompileWarning", "CompiledFunction", "OptimizedModule", "passes", "Graph", "Node",
+           "Value", "Kernel", "TraceError", "TracerWarning"]

@@ -32,7 +32,7 @@ from chainrule.jit import _kernels
 from chainrule.jit._ir import Graph, Kernel, Node, Value, _format_params
 from chainrule.jit._trace import Tracer, _patched
 
-__all__ = ["differentiate", "VjpCall", "CallVjp", "CallSaving"]
+__all__ = ["grad_graph", "differentiate", "VjpCall", "CallVjp", "CallSaving"]
 
 _Add = OPS["add"]
 _SumToSize = OPS["sum_to_size"]
@@ -175,6 +175,63 @@ def _examples(graph: Graph, inputs: list[np.ndarray]) -> dict[Value, Any]:
         for t, a in saved:
             np.copyto(t._data, a)
     return env
+
+
+def grad_graph(graph: Graph, wrt: list[Value] | None = None) -> Graph:
+    """The forward graph followed by its backward: outputs ``(output, *gradients)``.
+
+    The backward is derived once, statically, from the vjp rules of the graph's ops (see the
+    module docstring); ``graph``'s single output must be a scalar (a loss).
+
+    Args:
+        graph: a traced graph with one scalar output.
+        wrt: the values to differentiate with respect to (default: the inputs and parameters
+            that require grad, in that order).
+
+    Returns:
+        The joint graph; calling it returns the output and one gradient per ``wrt`` value
+        that the output depends on.
+
+    Example:
+        >>> import chainrule
+        >>> from chainrule import jit
+        >>> x = chainrule.tensor([1.0, 2.0], requires_grad=True)
+        >>> g = jit.grad_graph(jit.trace(lambda x: (x * x).sum(), x))
+        >>> print(g)
+        graph(x: f32[2]) {
+          c0: f32[] = const 1.
+          v0: f32[2] = mul(x, x)
+          v1: f32[] = sum(v0)  dim=None keepdim=False
+          v2: f32[1] = reshape(c0)  shape=(1,) src=()
+          v3: f32[2] = expand(v2)  shape=(2,) src=(1,)
+          v4: f32[2] = mul(v3, x)
+          v5: f32[2] = mul(v3, x)
+          v6: f32[2] = add(v4, v5)
+          return (v1, v6)
+        }
+        >>> g(x)
+        (tensor(5., grad_fn=<SumBackward0>), tensor([2., 4.], grad_fn=<AddBackward0>))
+
+        ``sum``'s rule spreads the seed 1 back over x (reshape, expand), ``mul``'s gives one
+        product per operand, and the two paths into x are summed; :func:`optimize` merges the
+        two equal products.
+    """
+    if wrt is None:
+        wrt = [v for v in graph.inputs if v.requires_grad] + \
+            [v for v in graph.params if v.requires_grad]
+    if len(graph.outputs) != 1:
+        raise RuntimeError(f"grad_graph: the graph must have one (scalar) output, it has "
+                           f"{len(graph.outputs)}")
+    joint, grads, _ = differentiate(graph, wrt, list(graph.examples))
+    n = len(joint.outputs) - sum(g is not None for g in grads)
+    joint.out_spec = ("tuple", [_tree_leaf()] * (n + sum(g is not None for g in grads)))
+    return joint
+
+
+def _tree_leaf() -> str:
+    from chainrule.jit._tree import LEAF
+
+    return LEAF
 
 
 def differentiate(graph: Graph, wrt: list[Value], example_inputs: list[np.ndarray], *,

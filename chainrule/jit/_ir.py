@@ -266,6 +266,7 @@ class Graph:
         self.kernels_source: list[str] = []  # generated code of fused kernels (for printing)
         self.specialized: list[str] = []  # what tracing specialized on (TracerWarnings)
         self.buffers: list[Any] = []  # preallocated arrays of the memory plan (Value.buffer)
+        self.examples: list[Any] = []  # the example input arrays of the trace
         self._executor: Any = None
         self._counter = 0
         self._const_counter = 0
@@ -339,6 +340,7 @@ class Graph:
         g.specialized = list(self.specialized)
         g._counter, g._const_counter = self._counter, self._const_counter
         g.buffers = list(self.buffers)
+        g.examples = self.examples
         return g
 
     def replace_uses(self, mapping: dict[Value, Value]) -> None:

@@ -146,13 +146,16 @@ def _target_key(target: Any) -> Any:
 # Constant folding materializes its results: a fold may not grow the constants beyond this
 # (an expand of a scalar to a large shape stays an op).
 _FOLD_LIMIT_BYTES = 1 << 16
+# Views cost nothing at run time; folding one would store a copy (a transposed weight): kept.
+_NO_FOLD = frozenset({"permute", "expand"})
 
 
 def fold_constants(graph: Graph) -> Graph:
     """Evaluate pure nodes whose inputs are all constants, once, at compile time.
 
-    Parameters and buffers are never folded (they are read at every call), and a result is
-    kept only when it is no larger than its inputs (or 64 KB). Like every pass but
+    Parameters and buffers are never folded (they are read at every call), nor transposes
+    and expands (views, free at run time), and a result is kept only when it is no larger
+    than its inputs (or 64 KB). Like every pass but
     dead-code elimination, it leaves the nodes it made useless for that pass to remove.
 
     Example:
@@ -168,7 +171,8 @@ def fold_constants(graph: Graph) -> Graph:
     for node in g.nodes:
         node.inputs = [mapping.get(v, v) for v in node.inputs]
         if (node.outputs and is_pure(node.target) and all(v.kind == "const" for v in node.inputs)
-                and all(o is not None and o.is_array for o in node.outputs)):
+                and all(o is not None and o.is_array for o in node.outputs)
+                and node.target.name not in _NO_FOLD):
             limit = max(sum(v.data.nbytes for v in node.inputs), _FOLD_LIMIT_BYTES)
             size = sum(int(np.prod(o.shape)) * o.dtype.itemsize for o in node.outputs)
             if size <= limit:

@@ -85,7 +85,7 @@ class Tracer:
     # -- the map from tensors to values -----------------------------------------------------
     def bind(self, t: Any, v: Value) -> None:
         self.by_tensor[id(t)] = (t, v)
-        if v.kind == "node":
+        if v.kind != "const":
             self.by_array[id(t._data)] = (t._data, v)
         if self.examples is not None and v not in self.examples:
             self.examples[v] = t._data
@@ -110,17 +110,18 @@ class Tracer:
             v = self.graph.add_param(name, t)
         else:
             v = self.graph.add_const(t._data)
-        self.by_tensor[id(t)] = (t, v)
+        self.bind(t, v)
         return v
 
     def bumped(self, t: Any) -> None:
         """``t`` was changed in place by a path other than ``Tensor._inplace``."""
         a = self.by_array.get(id(t._data))
-        if a is not None:  # an in-place shape change (t_, unsqueeze_): t now holds that view
+        v = self.known(t)
+        if a is not None and a[1] is not v:
+            # an in-place shape change (t_, unsqueeze_): t now holds that view
             self.bind(t, a[1])
             return
-        v = self.known(t)
-        if v is not None:
+        if v is not None and id(t) not in self.mutated:
             self.fail(f"{v.name}: {v.type} was modified in place by code the tracer cannot "
                       f"see (not through an op of the registry)")
 
@@ -540,6 +541,7 @@ def _trace_once(fn: Any, args: tuple[Any, ...], *, quiet: bool = False, name: st
         exc.result = result  # type: ignore[attr-defined]
         raise exc
     graph.specialized = tracer.specialized
+    graph.examples = [t._data.copy() for t in leaves]
     return graph, result
 
 
@@ -606,14 +608,15 @@ def trace(fn: Callable[..., Any] | Module, example_inputs: Any, *, check_trace: 
 
 
 def perturbed(t: Any, rng: np.random.Generator) -> Any:
-    """A tensor like ``t`` with other values: its elements permuted (and, for floats,
-    scaled by factors in [0.5, 1.5]), so signs and ranges stay plausible (a class index stays
-    a valid class index)."""
+    """A tensor like ``t`` with other values: its elements permuted and, for floats, scaled
+    by factors in [0.5, 1.5] with random signs (so branches on signs and sums change); an
+    integer tensor is only permuted (a class index stays a valid class index)."""
     a = t._data
     flat = a.reshape(-1)
     new = flat[rng.permutation(flat.size)] if flat.size > 1 else flat.copy()
     if a.dtype.kind == "f":
-        new = (new * rng.uniform(0.5, 1.5, new.size)).astype(a.dtype)
+        scale = rng.uniform(0.5, 1.5, new.size) * rng.choice([-1.0, 1.0], new.size)
+        new = (new * scale).astype(a.dtype)
         if flat.size == 1:
             new = new + np.asarray(0.37, a.dtype)
     out = _backend.wrap(np.ascontiguousarray(new.reshape(a.shape)), t._requires_grad)
