@@ -151,7 +151,8 @@ class Tracer:
         self.bind(result, node.out)
 
     def call(self, fn: Callable[..., Any], name: str, args: tuple[Any, ...],
-             kwargs: dict[str, Any], *, pure: bool = True, effect: bool = False) -> Any:
+             kwargs: dict[str, Any], *, pure: bool = True, effect: bool = False,
+             hide: tuple[str, ...] = ()) -> Any:
         """Run ``fn(*args, **kwargs)`` eagerly and record it as one :class:`Call` node."""
         leaves, spec = _tree.flatten((args, kwargs))
         ins = [self.value_of(t) for t in leaves]
@@ -162,7 +163,7 @@ class Tracer:
             self.depth -= 1
         outs, out_spec = _tree.flatten(result)
         shown = {k: v for k, v in _shown_args(fn, args, kwargs).items()
-                 if not isinstance(v, Tensor)}
+                 if not isinstance(v, Tensor) and k not in hide}
         kernel = _kernels.Call(fn, name, spec, out_spec, len(outs), shown, pure=pure,
                                effect=effect)
         node = self.graph.add_node(kernel, ins, {}, [(o._data.shape, o._data.dtype)
@@ -195,8 +196,8 @@ class Tracer:
         if self.depth or self.quiet:
             return
         v = self.known(t)
-        if v is not None and v.kind in ("const", "param"):
-            return
+        if (v is not None and v.kind in ("const", "param")) or (v is None and id(t) in self.named):
+            return  # a constant, a parameter or a buffer: not data of the call
         msg = (f"{what} on a tensor while tracing: the graph is specialized to this example's "
                f"value (data-dependent Python control flow is not recorded; other inputs "
                f"may take another path)")
@@ -226,7 +227,7 @@ def _traced_max_pool(orig: Callable[..., Any]) -> Callable[..., Any]:
         tracer = _active()
         if tracer is None:
             return orig(name, nd, input, *args)
-        return tracer.call(orig, name, (name, nd, input) + args, {})
+        return tracer.call(orig, name, (name, nd, input) + args, {}, hide=("name", "nd"))
     return wrapper
 
 
@@ -235,7 +236,8 @@ def _traced_adaptive_max(orig: Callable[..., Any]) -> Callable[..., Any]:
         tracer = _active()
         if tracer is None:
             return orig(name, nd, input, output_size)
-        return tracer.call(orig, name, (name, nd, input, output_size), {})
+        return tracer.call(orig, name, (name, nd, input, output_size), {},
+                           hide=("name", "nd"))
     return wrapper
 
 
@@ -255,7 +257,8 @@ def _traced_normalize(orig: Callable[..., Any]) -> Callable[..., Any]:
         # The statistics come back as traced tensors: the callers' running-average updates
         # then compute on values of the graph.
         return tracer.call(with_tensors, op.name, (op, x, weight, bias, dims, eps,
-                                                   affine_shape, view), {})
+                                                   affine_shape, view), {},
+                           hide=("op", "affine_shape", "view"))
     return wrapper
 
 
@@ -291,7 +294,7 @@ def _traced_dropout(orig: Callable[..., Any]) -> Callable[..., Any]:
         # A random mask drawn at every call: an effect (never merged, never folded).
         return tracer.call(call, "alpha_dropout" if alpha else "dropout",
                            (input, p, inplace, tuple(noise_shape()), alpha), {}, pure=False,
-                           effect=True)
+                           effect=True, hide=("inplace", "alpha"))
     return wrapper
 
 

@@ -205,7 +205,7 @@ def _avg_pool(b: _Builder, node: Node, ins: list[str], out: str) -> None:
 def _max_pool(b: _Builder, node: Node, ins: list[str], out: str) -> None:
     call = node.target
     args = call.shown
-    nd = int(args["nd"])
+    nd = len(node.inputs[0].shape) - 2
 
     def tup(v: Any, fill: int) -> list[int]:
         if v is None or (isinstance(v, (tuple, list)) and not v):

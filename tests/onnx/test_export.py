@@ -104,3 +104,18 @@ def test_bad_names_are_refused() -> None:
     with pytest.raises(ValueError, match="input_names"):
         chainrule.onnx.export(nn.Linear(2, 2), chainrule.randn(1, 2), io.BytesIO(),
                               input_names=["a", "b"])
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "resnet"])
+def test_load_round_trip(name: str) -> None:
+    model, x = models.make(name, dtype=chainrule.float32)
+    model.eval()
+    buf = io.BytesIO()
+    chainrule.onnx.export(model, x, buf)
+    loaded = chainrule.onnx.load(buf.getvalue())
+    with chainrule.no_grad():
+        want = model(x)
+        np.testing.assert_allclose(loaded(x).numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+        traced = chainrule.jit.trace(loaded, x)  # an ordinary Module: it traces too
+        np.testing.assert_allclose(traced(x).numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+    assert any(p.requires_grad for p in loaded.parameters())
