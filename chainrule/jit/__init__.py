@@ -21,6 +21,9 @@ from chainrule.jit._passes import optimize
 from chainrule.jit._trace import TraceError, TracerWarning, trace
 from chainrule.jit._train import TrainStep, compile_train_step
 
+for _cls in (TraceError, TracerWarning, CompileWarning):
+    _cls.__module__ = "chainrule.jit"  # tracebacks name them where users import them
+del _cls
 passes.fuse_elementwise = fuse_elementwise  # type: ignore[attr-defined]
 passes.plan_memory = plan_memory  # type: ignore[attr-defined]
 
