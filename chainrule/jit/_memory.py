@@ -119,6 +119,9 @@ def plan_memory(graph: Graph, *, keep_outputs_fresh: bool = True) -> Graph:
     for v in [*g.inputs, *g.params, *g.consts]:
         last[find(id(v))] = end + 1  # never reused: they are not the graph's to write
     outputs = set(g.outputs)
+    # Storage that reaches an output (the output itself, or what an output is a view of)
+    # must be new at every call when outputs are kept fresh: no planned buffer for it.
+    escaping = {find(id(v)) for v in g.outputs} if keep_outputs_fresh else set()
     free: dict[tuple[Any, Any], list[int]] = {}
     buffers: list[np.ndarray] = []
     owner: dict[int, int] = {}  # buffer -> storage class root
@@ -127,19 +130,22 @@ def plan_memory(graph: Graph, *, keep_outputs_fresh: bool = True) -> Graph:
     for i, node in enumerate(g.nodes):
         if _planned_op(node):
             out = node.out
-            fresh_out = keep_outputs_fresh and out in outputs
-            if not fresh_out:
-                reused = _reuse_input(node, out, find, last, i)
-                if reused is not None:
-                    out.buffer = reused
-                    # the storage class of the overwritten input now lives on in `out`
-                    r_in, r_out = find(id(reused)), find(id(out))
-                    last[r_in] = max(last.get(r_in, -1), last.get(r_out, -1))
-                    parent[r_out] = r_in
-                    b = reused.buffer
-                    if isinstance(b, int):
-                        owner[b] = r_in
-                    continue
+            fresh_out = find(id(out)) in escaping
+            reused = _reuse_input(node, out, find, last, i)
+            if reused is not None and fresh_out and _buffered(reused):
+                reused = None  # an escaping value must not live in a planned buffer
+            if reused is not None:
+                out.buffer = reused
+                # the storage class of the overwritten input now lives on in `out`
+                r_in, r_out = find(id(reused)), find(id(out))
+                last[r_in] = max(last.get(r_in, -1), last.get(r_out, -1))
+                parent[r_out] = r_in
+                if r_out in escaping:
+                    escaping.add(r_in)
+                b = reused.buffer
+                if isinstance(b, int):
+                    owner[b] = r_in
+            elif not fresh_out:
                 key = (out.shape, out.dtype.str)
                 pool = free.get(key)
                 if pool:
@@ -158,6 +164,14 @@ def plan_memory(graph: Graph, *, keep_outputs_fresh: bool = True) -> Graph:
     g.buffers = buffers
     g.invalidate()
     return g
+
+
+def _buffered(v: Value) -> bool:
+    """Whether ``v`` is computed into a planned buffer (directly or in place of one)."""
+    b = v.buffer
+    while isinstance(b, Value):
+        b = b.buffer
+    return isinstance(b, int)
 
 
 def _reuse_input(node: Node, out: Value, find: Any, last: dict[int, int],
