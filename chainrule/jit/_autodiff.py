@@ -30,7 +30,7 @@ from chainrule.autograd.grad_mode import STATE, no_grad
 from chainrule.autograd.op import OPS
 from chainrule.jit import _kernels
 from chainrule.jit._ir import Graph, Kernel, Node, Value, _format_params
-from chainrule.jit._trace import Tracer, _patched
+from chainrule.jit._trace import TraceError, Tracer, _patched
 
 __all__ = ["grad_graph", "differentiate", "VjpCall", "CallVjp", "CallSaving"]
 
@@ -354,7 +354,7 @@ def _vjp_node(joint: Graph, tracer: Tracer, env: dict, node: Node, gs: list[Valu
     if isinstance(target, _kernels.Call):
         return _call_vjp(joint, env, node, gs, needs)
     if isinstance(target, Kernel):
-        raise RuntimeError(f"no gradient rule for graph node {target.name}")
+        raise TraceError(f"the graph node {target.name} has no gradient rule")
     (g,) = gs
     traced = _trace_rule(joint, tracer, env, node, g, needs)  # type: ignore[arg-type]
     if traced is not None:
@@ -381,7 +381,11 @@ def _trace_rule(joint: Graph, tracer: Tracer, env: dict, node: Node, g: Value,
         ins = [None] * len(node.inputs)
     STATE.tracer = tracer
     try:
-        res = op.vjp(g_t, out_t, *ins, **node.params)
+        try:
+            res = op.vjp(g_t, out_t, *ins, **node.params)
+        except NotImplementedError as exc:
+            raise TraceError(f"the op {op.name} has no vjp rule to differentiate the graph "
+                             f"with") from exc
         ok = all(r is None or tracer.known(r) is not None for r, need in zip(res, needs) if need)
         new_consts = joint.consts[n_consts:]
         ok = ok and all(c.data.ndim == 0 for c in new_consts)

@@ -153,6 +153,7 @@ class _Compiler:
         self.cache: dict[Any, _Entry] = {}
         self.last_key: Any = None
         self._modules: list[Module] | None = None
+        self._params: list[Any] | None = None
         _configure_logging()
 
     # -- guards ------------------------------------------------------------------------------
@@ -166,7 +167,9 @@ class _Compiler:
         tensors = tuple(_leaf_key(t) for t in leaves)
         mods = self.modules()
         training = tuple(m.training for m in mods)
-        frozen = tuple(p._requires_grad for m in mods[:1] for p in m.parameters())
+        if self._params is None:
+            self._params = [p for m in mods[:1] for p in m.parameters()]
+        frozen = tuple(p._requires_grad for p in self._params)
         return (tensors, _spec_key(spec), STATE.enabled, training, frozen)
 
     def describe_miss(self, key: tuple) -> str:
@@ -252,7 +255,16 @@ class _Compiler:
         entry = _Entry("aot" if needs_grad else "plain")
         entry.out_spec = graph.out_spec
         if needs_grad:
-            _build_aot(entry, graph, leaves, self.opts.passes)
+            try:
+                _build_aot(entry, graph, leaves, self.opts.passes)
+            except TraceError as exc:
+                if self.opts.fullgraph:
+                    raise
+                warnings.warn(f"chainrule.compile: {self.name} runs in eager mode: {exc}",
+                              CompileWarning, stacklevel=3)
+                log.info("Falling back to eager for %s: %s", self.name, exc)
+                entry = _Entry("eager")
+                entry.reason = str(exc)
         else:
             entry.graph = optimize(graph, **self.opts.passes)
             entry.run = entry.graph.executor()
@@ -396,6 +408,15 @@ class CompiledFunction:
 
     ``.graphs()`` returns the optimized graphs of every compiled entry (print them to see
     the code that runs).
+
+    Example:
+        >>> import chainrule
+        >>> f = chainrule.compile(lambda x: (x * 2).exp())
+        >>> with chainrule.no_grad():
+        ...     y = f(chainrule.zeros(2))
+        ...     y = f(chainrule.zeros(2))
+        >>> y, [n.target.name for n in f.graphs()[0].nodes]
+        (tensor([1., 1.]), ['fused_0'])
     """
 
     def __init__(self, fn: Callable[..., Any], opts: _Options) -> None:
@@ -421,7 +442,14 @@ class CompiledFunction:
 class OptimizedModule(Module):
     """A module compiled by :func:`compile`, as torch's ``OptimizedModule``: calls run the
     compiled forward; ``_orig_mod`` is the original (its state_dict keys gain the
-    ``_orig_mod.`` prefix, as in torch)."""
+    ``_orig_mod.`` prefix, as in torch).
+
+    Example:
+        >>> import chainrule
+        >>> fast = chainrule.compile(chainrule.nn.Linear(2, 1))
+        >>> list(fast.state_dict())
+        ['_orig_mod.weight', '_orig_mod.bias']
+    """
 
     def __init__(self, mod: Module, opts: _Options) -> None:
         super().__init__()

@@ -118,7 +118,6 @@ def plan_memory(graph: Graph, *, keep_outputs_fresh: bool = True) -> Graph:
         last[find(id(v))] = end + 1
     for v in [*g.inputs, *g.params, *g.consts]:
         last[find(id(v))] = end + 1  # never reused: they are not the graph's to write
-    outputs = set(g.outputs)
     # Storage that reaches an output (the output itself, or what an output is a view of)
     # must be new at every call when outputs are kept fresh: no planned buffer for it.
     escaping = {find(id(v)) for v in g.outputs} if keep_outputs_fresh else set()

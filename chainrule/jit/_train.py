@@ -54,7 +54,17 @@ class TrainStep:
 
     ``step.graph`` is the optimized forward-and-backward graph of the last compiled batch
     shape (``print(step.graph)`` shows it and its fused kernels; ``step.graph.code`` the
-    generated function).
+    generated function). Build it with :func:`compile_train_step`.
+
+    Example:
+        >>> import chainrule
+        >>> from chainrule import jit, nn
+        >>> model = nn.Linear(3, 1)
+        >>> opt = chainrule.optim.SGD(model.parameters(), lr=0.1)
+        >>> x, y = chainrule.randn(8, 3), chainrule.randn(8, 1)
+        >>> step = jit.compile_train_step(model, nn.functional.mse_loss, opt, (x, y))
+        >>> step(x, y).shape, model.weight.grad.shape
+        (chainrule.Size([]), chainrule.Size([1, 3]))
     """
 
     def __init__(self, model: Module, loss_fn: Callable[..., Any], optimizer: Any,

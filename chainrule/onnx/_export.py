@@ -257,7 +257,18 @@ def to_onnx_graph(graph: Graph, *, input_names: list[str] | None = None,
                   output_names: list[str] | None = None, opset_version: int = DEFAULT_OPSET,
                   dynamic_axes: dict[str, Any] | None = None, export_params: bool = True,
                   name: str = "chainrule") -> Any:
-    """Translate a traced graph into an ``onnx.ModelProto`` (checked by ``onnx.checker``)."""
+    """Translate a traced graph into an ``onnx.ModelProto`` (checked by ``onnx.checker``).
+
+    The arguments are :func:`export`'s; the graph's parameters become initializers (or graph
+    inputs without ``export_params``).
+
+    Example:
+        >>> import chainrule
+        >>> from chainrule import jit
+        >>> g = jit.trace(lambda x: x.exp().sum(dim=1), chainrule.ones(2, 3))
+        >>> [n.op_type for n in to_onnx_graph(g).graph.node]
+        ['Exp', 'ReduceSum', 'Identity']
+    """
     onnx = _onnx()
     helper = onnx.helper
     dynamic_axes = dict(dynamic_axes or {})

@@ -231,6 +231,14 @@ class OnnxModule(Module):
 
     Attributes:
         input_names, output_names: the graph's input and output names, in order.
+
+    Example:
+        >>> import chainrule
+        >>> proto = chainrule.onnx.export(chainrule.nn.Linear(2, 2), chainrule.ones(1, 2),
+        ...                               __import__("io").BytesIO(), input_names=["x"])
+        >>> m = OnnxModule(proto)
+        >>> m.input_names, [k.split("_")[0] for k in m.state_dict()]
+        (['x'], ['init', 'init'])
     """
 
     def __init__(self, model: Any) -> None:

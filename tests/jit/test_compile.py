@@ -247,3 +247,23 @@ def test_compile_as_in_a_torch_training_loop() -> None:
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
+
+
+def test_op_without_a_vjp_rule_falls_back() -> None:
+    from chainrule.autograd.op import Op
+
+    class Double(Op, register=False):  # a primitive with a forward and no derivative
+        name = "double_nograd"
+
+        @staticmethod
+        def forward(x):
+            return x * 2
+
+    w = chainrule.ones(3, requires_grad=True)
+    fast = chainrule.compile(lambda x: Double.apply(x * w).sum())
+    with pytest.warns(CompileWarning, match="double_nograd has no vjp rule"):
+        out = fast(chainrule.ones(3))
+    assert out.item() == 6.0
+    with chainrule.no_grad():  # without a gradient to derive, the graph compiles
+        fast2 = chainrule.compile(lambda x: Double.apply(x))
+        assert fast2(chainrule.ones(2)).tolist() == [2.0, 2.0]
