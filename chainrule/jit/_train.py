@@ -28,7 +28,7 @@ from chainrule.autograd.grad_mode import enable_grad
 from chainrule.jit import _tree
 from chainrule.jit._autodiff import differentiate
 from chainrule.jit._compile import CompileWarning, _Compiler, _Options, log
-from chainrule.jit._ir import Graph
+from chainrule.jit._ir import Graph, Kernel, Node
 from chainrule.jit._passes import optimize
 from chainrule.jit._trace import TraceError, _trace_once, check
 from chainrule.nn.modules.module import Module
@@ -38,15 +38,95 @@ __all__ = ["compile_train_step", "TrainStep"]
 
 
 class _StepEntry:
-    __slots__ = ("mode", "graph", "run", "params", "grads", "reason")
+    __slots__ = ("mode", "graph", "run", "fused", "run_fused", "params", "grads", "reason")
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
-        self.graph: Graph | None = None
-        self.run: Any = None
+        self.graph: Graph | None = None  # forward, backward and (when fused) the updates
+        self.run: Any = None  # forward and backward; the update runs after it
+        self.fused: Graph | None = None
+        self.run_fused: Any = None  # forward, backward and each parameter's update inside
         self.params: list[Any] = []  # parameters that get a gradient, in output order
         self.grads: list[Any] = []  # one reusable .grad tensor per parameter
         self.reason: str | None = None
+
+
+class OptimizerUpdate(Kernel):
+    """One parameter's optimizer update, inside the generated step: ``p.grad`` takes the
+    gradient and the optimizer updates ``p`` (and its state) in place, as its ``step()``
+    would for that parameter."""
+
+    n_outputs = 0
+    pure = False
+    effect = True
+
+    def __init__(self, optimizer: Any, param: Any, group: dict, grad: Any) -> None:
+        self.name = "optimizer_update"
+        self.optimizer = optimizer
+        self.param = param
+        self.group = group
+        self.grad = grad
+
+    def forward(self, p: Any, g: Any) -> tuple[()]:
+        grad = self.grad
+        grad._data = g
+        self.param.grad = grad
+        self.optimizer._step_param(self.param, grad, self.group)
+        return ()
+
+    def describe(self, params: dict[str, Any]) -> str:
+        return type(self.optimizer).__name__
+
+
+def _fusable_optimizer(opt: Any) -> bool:
+    """Whether the optimizer's step is the base class's loop over ``_step_param`` (its
+    per-parameter update can then run inside the generated step)."""
+    from chainrule.optim.optimizer import Optimizer
+
+    return type(opt).step is Optimizer.step and hasattr(opt, "_step_param")
+
+
+def _hooks(opt: Any) -> bool:
+    from chainrule.optim import optimizer as _opt
+
+    return bool(_opt._global_optimizer_pre_hooks or _opt._global_optimizer_post_hooks
+                or opt._optimizer_step_pre_hooks or opt._optimizer_step_post_hooks)
+
+
+def _with_updates(graph: Graph, optimizer: Any, params: list[Any],
+                  grads: list[Any]) -> Graph:
+    """``graph`` with one :class:`OptimizerUpdate` node per parameter, placed right after
+    the parameter's last read (or a view of it) and its gradient's computation: the update
+    runs while the gradient is still in cache, and the step needs no second pass."""
+    from chainrule.jit._memory import FRESH
+
+    g = graph.copy()
+    groups = {id(p): grp for grp in optimizer.param_groups for p in grp["params"]}
+    by_ref = {id(v.ref): v for v in g.params}
+    outs = g.outputs[1:]
+    inserts: dict[int, list[Node]] = {}
+    for p, grad_t, gv in zip(params, grads, outs):
+        pv = by_ref[id(p)]
+        aliases = {pv}
+        last = -1
+        for i, node in enumerate(g.nodes):
+            if any(v in aliases for v in node.inputs):
+                last = i
+                if isinstance(node.target, Kernel) or node.target.name not in FRESH:
+                    aliases.update(o for o in node.outputs if o is not None)
+            if gv in node.outputs:
+                last = max(last, i)
+        kernel = OptimizerUpdate(optimizer, p, groups[id(p)], grad_t)
+        inserts.setdefault(last, []).append(Node(kernel, [pv, gv], {}, []))
+    nodes: list[Node] = []
+    for i, node in enumerate(g.nodes):
+        nodes.append(node)
+        nodes.extend(inserts.get(i, []))
+    nodes[:0] = inserts.get(-1, [])
+    g.nodes = nodes
+    g.outputs = g.outputs[:1]
+    g.invalidate()
+    return g
 
 
 class TrainStep:
@@ -86,7 +166,9 @@ class TrainStep:
     def graph(self) -> Graph | None:
         key = self._guards.last_key
         entry = self._cache.get(key) if key is not None else None
-        return None if entry is None else entry.graph
+        if entry is None:
+            return None
+        return entry.fused if entry.fused is not None else entry.graph
 
     def __call__(self, *batch: Any) -> Any:
         if not batch:
@@ -112,7 +194,12 @@ class TrainStep:
                 loss.backward()
             self.optimizer.step()
             return loss.detach()
-        outs = entry.run(*[t._data for t in _tree.flatten(batch)[0]])
+        arrays = [t._data for t in _tree.flatten(batch)[0]]
+        if entry.run_fused is not None and not _hooks(self.optimizer):
+            self.optimizer._opt_called = True  # (read by LR schedulers, as step() sets it)
+            (loss,) = entry.run_fused(*arrays)
+            return _backend.wrap(np.array(loss))
+        outs = entry.run(*arrays)
         for p, g, a in zip(entry.params, entry.grads, outs[1:]):
             g._data = a
             p.grad = g
@@ -157,6 +244,10 @@ class TrainStep:
         entry.params = [v.ref for v, g in zip(wrt, grads) if g is not None]
         entry.grads = [_backend.wrap(np.zeros(v.shape, v.dtype)) for v, g in zip(wrt, grads)
                        if g is not None]
+        if _fusable_optimizer(self.optimizer):
+            entry.fused = _with_updates(entry.graph, self.optimizer, entry.params,
+                                        entry.grads)
+            entry.run_fused = entry.fused.executor()
         return entry, result
 
 
