@@ -26,7 +26,7 @@ import numpy as np
 
 from chainrule import _backend
 from chainrule._backend import random as _random
-from chainrule.autograd.grad_mode import STATE, no_grad
+from chainrule.autograd.grad_mode import STATE, enable_grad, no_grad
 from chainrule.autograd.op import OPS
 from chainrule.jit import _kernels
 from chainrule.jit._ir import Graph, Kernel, Node, Value, _format_params
@@ -108,8 +108,11 @@ class CallSaving(Kernel):
         return self.call.forward_saving(self.needs, *arrays)
 
     def apply(self, *tensors: Any) -> Any:
-        out = self.call.apply(*tensors)
-        return (tuple(out) if self.call.n_outputs > 1 else (out,)) + (None,)
+        with enable_grad():
+            out = self.call.apply(*tensors)
+        outs = tuple(out) if self.call.n_outputs > 1 else (out,)
+        residual = ([t for t, r in zip(tensors, self.needs) if r], list(outs))
+        return outs + (residual,)
 
     def describe(self, params: dict[str, Any]) -> str:
         return self.call.describe(params) + " (saving its graph)"

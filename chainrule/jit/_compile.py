@@ -203,6 +203,8 @@ class _Compiler:
 
     # -- calls -------------------------------------------------------------------------------
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if STATE._tracer is not None:  # called inside another trace: inline the original
+            return self.fn(*args, **kwargs)
         key = self.key(args, kwargs)
         entry = self.cache.get(key)
         if entry is None:

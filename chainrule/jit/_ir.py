@@ -78,10 +78,11 @@ class Kernel:
     def apply(self, *tensors: Any, **params: Any) -> Any:
         """Run on tensors; the default wraps ``forward`` (no gradient)."""
         with no_grad():
-            out = self.forward(*[t._data for t in tensors], **params)
+            out = self.forward(*[t._data if isinstance(t, Tensor) else t for t in tensors],
+                               **params)
         if self.n_outputs == 1:
             return _backend.wrap(_as_array(out))
-        return tuple(None if o is None else _backend.wrap(_as_array(o)) for o in out)
+        return tuple(_wrap_any(o) for o in out)
 
     def describe(self, params: dict[str, Any]) -> str:
         """The parameters as printed after the node's inputs."""
@@ -542,6 +543,12 @@ class Graph:
                     if o is not None:
                         env[o] = t
         return [env[v] for v in self.outputs]
+
+
+def _wrap_any(o: Any) -> Any:
+    if o is None or not isinstance(o, (np.ndarray, np.generic)):
+        return o  # a residual (an autograd graph kept for a backward node), or nothing
+    return _backend.wrap(_as_array(o))
 
 
 def _as_array(out: Any) -> Any:

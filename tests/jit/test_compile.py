@@ -267,3 +267,9 @@ def test_op_without_a_vjp_rule_falls_back() -> None:
     with chainrule.no_grad():  # without a gradient to derive, the graph compiles
         fast2 = chainrule.compile(lambda x: Double.apply(x))
         assert fast2(chainrule.ones(2)).tolist() == [2.0, 2.0]
+
+
+def test_compiled_function_inside_a_trace_is_inlined() -> None:
+    inner = chainrule.compile(lambda x: x.exp())
+    graph = jit.trace(lambda x: inner(x) * 2, chainrule.ones(2))
+    assert [n.target.name for n in graph.nodes] == ["exp", "mul"]
