@@ -13,7 +13,7 @@ The harness prints each metric's chainrule/PyTorch ratio; the summary adds the r
 issue asks for: chainrule compiled over chainrule eager (goal >= 1.3x at batch 32), over
 PyTorch eager, and over torch.compile.
 
-Run: python benchmarks/bench_jit.py [--quick] [--rounds 5] [--no-torch-compile]
+Run: python benchmarks/bench_jit.py [--quick] [--rounds 5] [--threads 2] [--no-torch-compile]
 """
 
 from __future__ import annotations
@@ -125,20 +125,34 @@ def run_cnn(torch: Any, args: argparse.Namespace) -> dict[str, float]:
     return _steps(torch, args, "cnn", 64)
 
 
+def _threads() -> int:
+    """--threads N (read before the harness parses: a workload's thread count is fixed)."""
+    argv = sys.argv
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            return int(argv[i + 1])
+        if a.startswith("--threads="):
+            return int(a.split("=", 1)[1])
+    return 2
+
+
 METRICS = {"eager_steps_per_s": "higher", "compiled_steps_per_s": "higher"}
+THREADS = _threads()
 WORKLOADS = {
     "mlp32": Workload(run_mlp32, "MLP 784-512-512-10, SGD momentum, batch 32: one step",
-                      METRICS),
+                      METRICS, threads=THREADS),
     "mlp128": Workload(run_mlp128, "MLP 784-512-512-10, SGD momentum, batch 128: one step",
-                       METRICS),
+                       METRICS, threads=THREADS),
     "cnn": Workload(run_cnn, "MNIST CNN (pytorch/examples), Adam, batch 64: one step",
-                    METRICS),
+                    METRICS, threads=THREADS),
 }
 
 
 def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-torch-compile", action="store_true",
                         help="skip torch.compile (it compiles C++ kernels at start-up)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="BLAS/OpenMP threads of both frameworks (default 2)")
 
 
 def _summary(results: dict[str, list[dict[str, dict[str, float]]]]) -> None:
