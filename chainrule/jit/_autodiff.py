@@ -31,6 +31,7 @@ from chainrule.autograd.op import OPS
 from chainrule.jit import _kernels
 from chainrule.jit._ir import Graph, Kernel, Node, Value, _format_params
 from chainrule.jit._trace import TraceError, Tracer, _patched
+from chainrule.jit._tree import LEAF
 
 __all__ = ["grad_graph", "differentiate", "VjpCall", "CallVjp", "CallSaving"]
 
@@ -225,16 +226,9 @@ def grad_graph(graph: Graph, wrt: list[Value] | None = None) -> Graph:
     if len(graph.outputs) != 1:
         raise RuntimeError(f"grad_graph: the graph must have one (scalar) output, it has "
                            f"{len(graph.outputs)}")
-    joint, grads, _ = differentiate(graph, wrt, list(graph.examples))
-    n = len(joint.outputs) - sum(g is not None for g in grads)
-    joint.out_spec = ("tuple", [_tree_leaf()] * (n + sum(g is not None for g in grads)))
+    joint, _, _ = differentiate(graph, wrt, list(graph.examples))
+    joint.out_spec = ("tuple", [LEAF] * len(joint.outputs))
     return joint
-
-
-def _tree_leaf() -> str:
-    from chainrule.jit._tree import LEAF
-
-    return LEAF
 
 
 def differentiate(graph: Graph, wrt: list[Value], example_inputs: list[np.ndarray], *,
