@@ -281,8 +281,10 @@ def _traced_update_running(orig: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _traced_dropout(orig: Callable[..., Any]) -> Callable[..., Any]:
-    def call(input: Any, p: float, inplace: bool, shape: tuple, alpha: bool) -> Any:
-        return orig(input, p, True, inplace, lambda: shape, alpha)
+    def call(input: Any, p: float, shape: tuple, alpha: bool) -> Any:
+        # Out of place even for inplace=True: values in a graph are never overwritten (and
+        # the recorded call differentiates its input, which an in-place op would forbid).
+        return orig(input, p, True, False, lambda: shape, alpha)
 
     call.__name__ = "dropout"
 
@@ -293,8 +295,8 @@ def _traced_dropout(orig: Callable[..., Any]) -> Callable[..., Any]:
             return orig(input, p, training, inplace, noise_shape, alpha)
         # A random mask drawn at every call: an effect (never merged, never folded).
         return tracer.call(call, "alpha_dropout" if alpha else "dropout",
-                           (input, p, inplace, tuple(noise_shape()), alpha), {}, pure=False,
-                           effect=True, hide=("inplace", "alpha"))
+                           (input, p, tuple(noise_shape()), alpha), {}, pure=False,
+                           effect=True, hide=("alpha",))
     return wrapper
 
 
@@ -304,8 +306,8 @@ def _traced_rrelu(orig: Callable[..., Any]) -> Callable[..., Any]:
         tracer = _active()
         if tracer is None or not training:
             return orig(input, lower, upper, training, inplace)
-        return tracer.call(orig, "rrelu", (input, lower, upper, training, inplace), {},
-                           pure=False, effect=True)
+        return tracer.call(orig, "rrelu", (input, lower, upper, training, False), {},
+                           pure=False, effect=True, hide=("training", "inplace"))
     return wrapper
 
 

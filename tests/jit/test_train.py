@@ -140,3 +140,28 @@ def test_untraceable_model_trains_eagerly_with_a_warning() -> None:
         first = step(x, y).item()
     losses = [step(x, y).item() for _ in range(5)]
     assert losses[-1] < first
+
+
+def test_layer_norm_group_norm_gelu_and_in_place_modules() -> None:
+    chainrule.manual_seed(0)
+    nn = chainrule.nn
+    model = nn.Sequential(nn.Linear(10, 16), nn.LayerNorm(16), nn.ReLU(inplace=True),
+                          nn.Dropout(0.3, inplace=True), nn.Linear(16, 8), nn.GroupNorm(2, 8),
+                          nn.GELU(), nn.Linear(8, 3)).double()
+    twin = copy.deepcopy(model)
+    opt = chainrule.optim.Adam(model.parameters(), lr=1e-2)
+    opt_twin = chainrule.optim.Adam(twin.parameters(), lr=1e-2)
+    x, y = chainrule.randn(12, 10, dtype=chainrule.float64), chainrule.randint(0, 3, (12,))
+    step = jit.compile_train_step(model, F.cross_entropy, opt, (x, y))
+    for i in range(3):
+        chainrule.manual_seed(i)
+        loss = step(x, y)
+        chainrule.manual_seed(i)
+        opt_twin.zero_grad()
+        want = F.cross_entropy(twin(x), y)
+        want.backward()
+        opt_twin.step()
+        close(loss, want.detach())
+    for p, q in zip(model.parameters(), twin.parameters()):
+        close(p, q, "grad")
+    assert "fused_" in str(step.graph)
