@@ -464,6 +464,15 @@ class OptimizedModule(Module):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._compiler(*args, **kwargs)
 
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            modules = self.__dict__.get("_modules")
+            if modules and "_orig_mod" in modules:  # as torch's: the original's attributes
+                return getattr(modules["_orig_mod"], name)
+            raise
+
     def graphs(self) -> list[Graph]:
         """The optimized graphs compiled so far (forward and backward for training)."""
         return CompiledFunction.graphs(self)  # type: ignore[arg-type]

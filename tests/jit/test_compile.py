@@ -273,3 +273,15 @@ def test_compiled_function_inside_a_trace_is_inlined() -> None:
     inner = chainrule.compile(lambda x: x.exp())
     graph = jit.trace(lambda x: inner(x) * 2, chainrule.ones(2))
     assert [n.target.name for n in graph.nodes] == ["exp", "mul"]
+
+
+def test_optimized_module_forwards_attributes() -> None:
+    model = nn.Sequential(nn.Linear(2, 3))
+    model.note = "hello"
+    fast = chainrule.compile(model)
+    assert fast._orig_mod is model
+    assert fast.note == "hello" and fast.training
+    fast.eval()
+    assert not model.training
+    with pytest.raises(AttributeError):
+        fast.missing
