@@ -284,4 +284,4 @@ def test_optimized_module_forwards_attributes() -> None:
     fast.eval()
     assert not model.training
     with pytest.raises(AttributeError):
-        fast.missing
+        _ = fast.missing
