@@ -58,6 +58,9 @@ from chainrule.serialization import load, save  # noqa: E402
 from chainrule import utils  # noqa: E402
 from chainrule import nn  # noqa: E402
 from chainrule import optim  # noqa: E402
+from chainrule import jit  # noqa: E402
+from chainrule.jit import compile  # noqa: E402,A004  (torch.compile's name)
+from chainrule import onnx  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -19,10 +19,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 class _State:
     """The process-wide switches. ``special`` is true while any of forward AD, anomaly
-    detection or recording for drawings is on, so the hot path tests one attribute."""
+    detection, recording for drawings or tracing (``chainrule.jit``) is on, so the hot path
+    tests one attribute."""
 
     __slots__ = ("enabled", "inference", "anomaly_check_nan", "special", "_fw_level",
-                 "_anomaly", "_record")
+                 "_anomaly", "_record", "_tracer")
 
     def __init__(self) -> None:
         self.enabled = True
@@ -32,9 +33,11 @@ class _State:
         self._fw_level = -1  # current forward-AD dual level; -1 when none is open
         self._anomaly = False
         self._record = False  # nodes keep their output values (chainrule.viz.record)
+        self._tracer: Any = None  # chainrule.jit's tracer: sees every op Op.apply runs
 
     def _update(self) -> None:
-        self.special = self._fw_level >= 0 or self._anomaly or self._record
+        self.special = (self._fw_level >= 0 or self._anomaly or self._record
+                        or self._tracer is not None)
 
     @property
     def fw_level(self) -> int:
@@ -61,6 +64,15 @@ class _State:
     @record.setter
     def record(self, value: bool) -> None:
         self._record = value
+        self._update()
+
+    @property
+    def tracer(self) -> Any:
+        return self._tracer
+
+    @tracer.setter
+    def tracer(self, value: Any) -> None:
+        self._tracer = value
         self._update()
 
 

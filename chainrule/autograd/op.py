@@ -151,11 +151,13 @@ class Op:
                     result._requires_grad = True
                     result.grad_fn = cls._node_cls(cls, inputs, params, result)
                     break
-        if state.special:  # forward AD, anomaly detection or recording for drawings
+        if state.special:  # forward AD, anomaly detection, recording for drawings, tracing
             if state.fw_level >= 0:
                 _forward_ad.apply_jvp(cls, result, inputs, params)
             if state.anomaly:
                 _anomaly.check_forward(cls.name, result)
+            if state._tracer is not None:  # chainrule.jit.trace records the op into its graph
+                state._tracer.record(cls, inputs, params, result)
         return result
 
 

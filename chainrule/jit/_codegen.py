@@ -1,0 +1,136 @@
+"""Code generation: one Python function per graph, with no per-op dispatch.
+
+:func:`build_executor` writes the source of a function that takes the graph's input arrays
+and returns its output arrays: one line per node, calling the op's ``forward`` directly (its
+static parameters bound once with ``functools.partial``) or, for the ops it knows, the NumPy
+calls themselves. Values the memory planner gave a buffer (``Value.buffer``) are computed
+into that preallocated buffer with ``out=``. The source is generated from the graph alone
+(names are the graph's value names, never user strings) and compiled with ``exec``; it is
+kept in ``executor.source`` and printed by ``print(graph.code)``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from chainrule.jit._ir import Graph, Kernel, Node, Value
+
+__all__ = ["build_executor"]
+
+class _Namespace:
+    """The globals of generated code: every object it refers to, under generated names."""
+
+    def __init__(self) -> None:
+        self.env: dict[str, Any] = {"_np": np, "_asarray": np.asarray, "_nd": np.ndarray}
+        self._ids: dict[int, str] = {}
+
+    def bind(self, obj: Any, prefix: str) -> str:
+        key = id(obj)
+        name = self._ids.get(key)
+        if name is None:
+            name = f"{prefix}{len(self._ids)}"
+            self._ids[key] = name
+            self.env[name] = obj
+        return name
+
+
+def _target_call(ns: _Namespace, node: Node) -> str:
+    target = node.target
+    fwd = target.forward
+    if node.params:
+        fwd = functools.partial(fwd, **node.params)
+    return ns.bind(fwd, "_f")
+
+
+def build_executor(graph: Graph, *, names: dict[Value, str] | None = None) -> Any:
+    """Generate, compile and return the function that runs ``graph`` on arrays.
+
+    The returned function has a ``source`` attribute (the generated Python code).
+    """
+    ns = _Namespace()
+    var: dict[int, str] = {}
+    lines = []
+    in_names = []
+    for k, v in enumerate(graph.inputs):
+        name = f"i{k}"
+        var[id(v)] = name
+        in_names.append(name)
+    body: list[str] = []
+    for k, v in enumerate(graph.params):
+        name = f"p{k}"
+        var[id(v)] = name
+        body.append(f"    {name} = {ns.bind(v.ref, '_P')}._data  # {v.name}")
+    for v in graph.consts:
+        var[id(v)] = ns.bind(v.data, "_c")
+    buffers = getattr(graph, "buffers", None) or []
+    for b, arr in enumerate(buffers):
+        ns.env[f"_b{b}"] = arr
+    for node in graph.nodes:
+        for o in node.outputs:
+            if o is not None:
+                var[id(o)] = o.name
+        args = [var[id(v)] for v in node.inputs]
+        body.extend("    " + ln for ln in _node_code(ns, node, args, var))
+    outs = [var[id(v)] for v in graph.outputs]
+    ret = f"({', '.join(outs)}{',' if len(outs) == 1 else ''})"
+    lines.append(f"def run({', '.join(in_names)}):")
+    lines.extend(body)
+    lines.append(f"    return {ret}")
+    source = "\n".join(lines) + "\n"
+    code = compile(source, f"<chainrule.jit {graph.name}>", "exec")
+    exec(code, ns.env)  # noqa: S102  (source generated above from the graph, no user text)
+    fn = ns.env["run"]
+    fn.source = source
+    fn.namespace = ns.env
+    return fn
+
+
+def _matmul_code(node: Node, args: list[str], ns: _Namespace) -> list[str]:
+    from chainrule.jit._fuse import out_expr
+
+    out = node.out
+    target = out_expr(out, ns)
+    lines = [f"{out.name} = {target}"] if target != out.name else []
+    if node.target.name == "addmm":
+        c, x, y = args
+        return lines + [f"_np.matmul({x}, {y}, out={out.name})",
+                        f"_np.add({out.name}, {c}, out={out.name})"]
+    x, y = args
+    return lines + [f"_np.matmul({x}, {y}, out={out.name})"]
+
+
+def _node_code(ns: _Namespace, node: Node, args: list[str], var: dict[int, str]) -> list[str]:
+    from chainrule.jit._fuse import lower_elementwise
+    from chainrule.jit._memory import lowerable_matmul
+
+    target = node.target
+    outs = node.outputs
+    if not isinstance(target, Kernel) and len(outs) == 1:
+        code = lower_elementwise(node, args, ns)
+        if code is not None:
+            return code
+        if lowerable_matmul(node):
+            return _matmul_code(node, args, ns)
+    gen = getattr(target, "codegen", None)
+    if gen is not None:
+        code = gen(node, args, [None if o is None else o.name for o in outs], ns)
+        if code is not None:
+            return code
+    call = f"{_target_call(ns, node)}({', '.join(args)})"
+    if len(outs) == 0:
+        return [call]
+    if len(outs) == 1:
+        o = outs[0]
+        lines = [f"{o.name} = {call}"]
+        if o.is_array and o.shape == ():
+            lines.append(f"if {o.name}.__class__ is not _nd: {o.name} = _asarray({o.name})")
+        return lines
+    names = ", ".join("_" if o is None else o.name for o in outs)
+    lines = [f"{names}, = {call}" if len(outs) == 1 else f"{names} = {call}"]
+    for o in outs:
+        if o is not None and o.is_array and o.shape == ():
+            lines.append(f"if {o.name}.__class__ is not _nd: {o.name} = _asarray({o.name})")
+    return lines
