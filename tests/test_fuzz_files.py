@@ -520,6 +520,13 @@ ALLOWED = {
     ("distributed/_bootstrap.py", "import runpy"): "the rank's script, as python would run it",
     ("distributed/_bootstrap.py", "runpy.run_module"): "the rank's script, as python -m",
     ("distributed/_bootstrap.py", "runpy.run_path"): "the rank's script, as python script.py",
+    # chainrule.jit generates Python source from a traced graph (generated value names only,
+    # never text from a file) and compiles it: the fused kernels and the graph executors.
+    ("jit/_codegen.py", "compile()"): "graph executor generated from the traced graph",
+    ("jit/_codegen.py", "exec()"): "graph executor generated from the traced graph",
+    ("jit/_fuse.py", "compile()"): "fused element-wise kernel generated from the graph",
+    ("jit/_fuse.py", "exec()"): "fused element-wise kernel generated from the graph",
+    ("jit/_compile.py", "compile()"): "chainrule.compile used as a decorator calls itself",
 }
 
 

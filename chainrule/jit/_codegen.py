@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.jit._ir import Graph, Kernel, Node, Value
+from chainrule.jit._ir import Graph, Kernel, Node, Value, comment_text
 
 __all__ = ["build_executor"]
 
@@ -62,7 +62,7 @@ def build_executor(graph: Graph, *, names: dict[Value, str] | None = None) -> An
     for k, v in enumerate(graph.params):
         name = f"p{k}"
         var[id(v)] = name
-        body.append(f"    {name} = {ns.bind(v.ref, '_P')}._data  # {v.name}")
+        body.append(f"    {name} = {ns.bind(v.ref, '_P')}._data  # {comment_text(v.name)}")
     for v in graph.consts:
         var[id(v)] = ns.bind(v.data, "_c")
     buffers = getattr(graph, "buffers", None) or []

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd.op import OPS
-from chainrule.jit._ir import Graph, Kernel, Node, Value
+from chainrule.jit._ir import Graph, Kernel, Node, Value, comment_text
 
 __all__ = ["fuse_elementwise", "Fused", "TEMPLATES", "lower_elementwise"]
 
@@ -205,7 +205,7 @@ class Fused(Kernel):
                 names.append(storage[id(p)] if p is not None else ext[id(v)])
             tmpl = template_of(m)
             assert tmpl is not None
-            ins_text = ", ".join(v.name for v in m.inputs)
+            ins_text = comment_text(", ".join(v.name for v in m.inputs))
             lines.append(f"    # {m.out.name} = {m.target.name}({ins_text})")
             lines.extend("    " + ln for ln in tmpl.emit(names, storage[id(m)], m.params, const))
         lines.append("    return out")

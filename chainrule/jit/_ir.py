@@ -49,6 +49,17 @@ def dtype_str(shape: tuple[int, ...] | None, dtype: Any) -> str:
     return f"{name}[{', '.join(str(s) for s in shape)}]"
 
 
+def comment_text(text: str) -> str:
+    """``text`` made safe for a ``#`` comment in generated code: on one line, so that no name
+    (a parameter's, which a user chose) can end the comment and become code.
+
+    Example:
+        >>> comment_text("fc1.weight" + chr(10) + "import os")
+        'fc1.weight import os'
+    """
+    return " ".join(str(text).splitlines())
+
+
 class Kernel:
     """An operation that exists only in graphs (not a registry primitive).
 
