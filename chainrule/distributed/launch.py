@@ -10,7 +10,9 @@ to this Python, else the first on ``PATH``), with three things added:
 
 - each rank runs the script through :mod:`chainrule.distributed._bootstrap`, so a rank that
   fails anywhere, even before ``init_process_group``, ends the whole job at once with its
-  error (``rank R failed: ...``) instead of leaving the others waiting;
+  error (``rank R failed: ...``) instead of leaving the others waiting; the launcher prints
+  that error itself once the job has ended (``MPI_Abort`` can end MPICH's proxies before they
+  forward a rank's last writes to stderr);
 - on one machine, each rank gets ``cores // N`` BLAS/OpenMP threads (``OMP_NUM_THREADS``,
   ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``), unless they are set already, so N ranks do
   not fight over the cores (torchrun does the same); ``--threads`` sets it explicitly;
@@ -26,9 +28,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from chainrule.distributed.process_group import NOTES_VARIABLE
 
 __all__ = ["launch", "mpiexec_command", "in_mpi_job", "main"]
 
@@ -126,6 +131,28 @@ def launch(nproc: int, argv: Sequence[str], *, hosts: str | None = None,
     cmd = mpiexec_command(nproc, argv, hosts=hosts, hostfile=hostfile, mpiexec=mpiexec,
                           mpiexec_args=mpiexec_args)
     env = _environment(nproc, threads, one_machine=not hosts and not hostfile)
+    with tempfile.TemporaryDirectory(prefix="chainrule-launch-") as notes:
+        env[NOTES_VARIABLE] = notes
+        try:
+            return _wait(cmd, env, timeout)
+        finally:
+            _print_notes(notes)
+
+
+def _print_notes(folder: str) -> None:
+    """Print the messages that aborting ranks left in ``folder`` (see ``abort_job``), by rank."""
+    def rank(name: str) -> tuple[int, str]:
+        label = name.split("-")[1]
+        return (int(label) if label.isdigit() else -1, name)
+
+    for name in sorted(os.listdir(folder), key=rank):
+        with open(os.path.join(folder, name), encoding="utf-8", errors="replace") as f:
+            sys.stderr.write(f.read())
+    sys.stderr.flush()
+
+
+def _wait(cmd: list[str], env: dict[str, str], timeout: float | None) -> int:
+    """Run the job; its exit status (see :func:`launch` for Ctrl-C and ``timeout``)."""
     with subprocess.Popen(cmd, env=env) as job:
         deadline = None if timeout is None else time.monotonic() + timeout
         interrupted = False

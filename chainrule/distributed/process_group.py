@@ -338,15 +338,43 @@ def get_backend(group: ProcessGroup | None = None) -> str:
     return _resolve(group).name()
 
 
+# Set by chainrule.distributed.launch: a folder on the launcher's machine where abort_job
+# leaves its message for the launcher to print once the job has ended.
+NOTES_VARIABLE = "CHAINRULE_LAUNCH_NOTES"
+
+
 def abort_job(message: str, code: int = 1) -> None:
     """Print ``message`` to stderr and end every rank of the job (``MPI_Abort``).
 
     Works before :func:`init_process_group` too (it initialises MPI to reach the others).
+
+    Under :mod:`chainrule.distributed.launch` on the launcher's machine the message goes to a
+    file that the launcher prints to its stderr once the job has ended: ``MPI_Abort`` can end
+    MPICH's proxies before they forward what the rank wrote to stderr just before it, and the
+    one message that says why the job ended would be lost.
     """
     sys.stdout.flush()
-    sys.stderr.write(message if message.endswith("\n") else message + "\n")
     sys.stderr.flush()
+    text = message if message.endswith("\n") else message + "\n"
+    if not _leave_note(text):
+        sys.stderr.write(text)
+        sys.stderr.flush()
     _mpi().COMM_WORLD.Abort(code)
+
+
+def _leave_note(text: str) -> bool:
+    """Append ``text`` to this rank's file in the launcher's notes folder, if there is one
+    here (another host of the job has no such folder); whether it was written."""
+    folder = os.environ.get(NOTES_VARIABLE)
+    if not folder or not os.path.isdir(folder):
+        return False
+    try:
+        with open(os.path.join(folder, f"rank-{_rank_label()}-{os.getpid()}.txt"), "a",
+                  encoding="utf-8") as f:
+            f.write(text)
+    except OSError:
+        return False
+    return True
 
 
 def exit_job(status: int, timeout: float = 30.0) -> NoReturn:

@@ -342,8 +342,11 @@ def test_worker_fault_gives_torchs_error_and_no_worker_survives(fault, persisten
     if fault in ("raise", "hang"):
         assert got == [[0, 1], [2, 3]]
     if fault in FAULT_CAUSES:
-        for text in (str(ours.__cause__), theirs_cause):
-            assert re.match(FAULT_CAUSES[fault], text), text
+        assert re.match(FAULT_CAUSES[fault], str(ours.__cause__)), str(ours.__cause__)
+        # torch's cause is its SIGCHLD handler's error, unless its 5-second status poll saw the
+        # death first (a slow core dump, a loaded machine): then it is the poll's queue.Empty,
+        # whose text is empty
+        assert theirs_cause == "" or re.match(FAULT_CAUSES[fault], theirs_cause), theirs_cause
         # more than torch: which worker, loading which indices
         assert "(worker 0; was given indices [4, 5])" in str(ours.__cause__)
     if fault == "raise":
