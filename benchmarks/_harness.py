@@ -54,7 +54,9 @@ class Workload:
     ``metrics`` maps each reported metric to ``"higher"`` or ``"lower"`` (which is better);
     other keys the function returns are kept in ``--json`` output but not compared.
     ``threads`` is the thread count both frameworks get (torch.set_num_threads, and the
-    BLAS/OpenMP variables set before the child imports anything).
+    BLAS/OpenMP variables set before the child imports anything). ``shown`` names returned
+    keys that are printed as each framework's median without a ratio (context such as NumPy's
+    own GEMM rate measured in the same child).
     """
 
     fn: Callable[[Any, argparse.Namespace], dict[str, float]]
@@ -62,6 +64,7 @@ class Workload:
     metrics: dict[str, str]
     threads: int = 2
     extra: dict[str, Any] = field(default_factory=dict)
+    shown: tuple[str, ...] = ()
 
 
 def mnist_arrays(train: bool = True, root: str | os.PathLike | None = None,
@@ -162,12 +165,21 @@ def main(workloads: dict[str, Workload], description: str,
         print(work.title)
         for metric, better in work.metrics.items():
             t, c, med, lo, hi = summarize(rounds, metric, better)
-            print(f"  {metric:<22} torch {t:>12,.4g}  chainrule {c:>12,.4g}  "
+            print(f"  {metric:<22} torch {_fmt(t):>10}  chainrule {_fmt(c):>10}  "
                   f"ratio {med:.2f}x [{lo:.2f}-{hi:.2f}]")
+        for key in work.shown:
+            t = statistics.median(r["torch"][key] for r in rounds)
+            c = statistics.median(r["chainrule"][key] for r in rounds)
+            print(f"  {key:<22} torch {_fmt(t):>10}  chainrule {_fmt(c):>10}  (no ratio)")
         sys.stdout.flush()
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return results
+
+
+def _fmt(value: float) -> str:
+    """A figure for the table: thousands separators from 1,000 on, else 4 significant digits."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def _strip(argv: list[str], drop: dict[str, int]) -> list[str]:
