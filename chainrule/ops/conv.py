@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chainrule import _backend
+from chainrule._backend import threads as _threads
 from chainrule.autograd.op import Op
 from chainrule.ops._util import is_tensor
 
@@ -50,6 +51,10 @@ __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 # Elements of one chunk's column buffer: ~2 MB of float32 stays in cache across the copy
 # and the GEMM (2 samples of the benchmark layer per chunk; 4 MB chunks measured ~2x slower).
 _CHUNK_ELEMENTS = 1 << 19
+
+# Convolutions of at least this many FLOPs split the batch over the threads (below it the
+# threads' start-up, ~20 us, is not paid back).
+_PARALLEL_FLOP = 20_000_000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,6 +161,17 @@ class _Columns:
         return buf.reshape(m, self.groups, C // self.groups * kh * kw, Ho * Wo)
 
 
+def _over_batch(N: int, flop: int, fn: Any) -> list[Any]:
+    """``fn(n0, n1)`` over the whole batch, or over one contiguous part of the batch per
+    thread when the work is large enough (see chainrule/_backend/threads.py); the results in
+    batch order. Each part builds its own column buffers, so the parts share nothing they
+    write but disjoint slices of the output."""
+    parts = _threads.num_threads()
+    if parts == 1 or N < 2 or flop < _PARALLEL_FLOP:
+        return [fn(0, N)]
+    return _threads.run_parts([lambda a=a, b=b: fn(a, b) for a, b in _threads.split(N, parts)])
+
+
 def _conv2d(x: Any, w: Any, stride: tuple, padding: tuple, dilation: tuple,
             groups: int, bias: Any = None) -> Any:
     N, C, H, W = x.shape
@@ -180,50 +196,62 @@ def _conv2d(x: Any, w: Any, stride: tuple, padding: tuple, dilation: tuple,
         if bias is not None:
             out += bias.reshape(1, Cout, 1, 1)
         return out
+    flop = 2 * N * Cout * Cg * kh * kw * Ho * Wo
+    geometry = ((kh, kw), stride, padding, dilation, G, (Ho, Wo))
     if Cg * kw < 24:
         # Few input channels (a first layer: 1 or 3 channels): the narrow layout's GEMMs
         # would have an inner size of Cg*kw (3 for MNIST), which BLAS runs badly. Full
         # columns, and channels x positions GEMMs written straight into the NCHW output.
         # Measured (64 samples, 2 cores): 1->32 3x3 on 28x28 3.6 -> 0.6 ms; 3->32 3x3 on
         # 32x32 5.4 -> 1.7 ms; 3->64 7x7 21 -> 9 ms. From Cg*kw = 24 on, narrow wins.
-        cols = _Columns(x.shape, dtype, (kh, kw), stride, padding, dilation, G, (Ho, Wo),
-                        narrow=False)
         wg = w.reshape(G, Cog, Cg * kh * kw)
-        for n0, n1, mat in cols.chunks(x):
-            xp.matmul(wg, mat, out=out_g[n0:n1])
+
+        def first_layer(n0: int, n1: int) -> None:
+            cols = _Columns((n1 - n0,) + x.shape[1:], dtype, *geometry, narrow=False)
+            for m0, m1, mat in cols.chunks(x[n0:n1]):
+                xp.matmul(wg, mat, out=out_g[n0 + m0:n0 + m1])
+
+        _over_batch(N, flop, first_layer)
         if bias is not None:
             out += bias.reshape(1, Cout, 1, 1)
         return out
     # the bias is added by the copy that writes each chunk's result (no extra pass)
     b_t = None if bias is None else bias.reshape(G, Cog, 1)
-    cols = _Columns(x.shape, dtype, (kh, kw), stride, padding, dilation, G, (Ho, Wo))
+    narrow = stride[0] == 1 and kh > 1  # _Columns' narrow layout
     # The GEMMs are arranged positions x channels (out^T = cols^T w^T): OpenBLAS runs that
     # orientation ~10% faster here (170 vs 155 GFLOP/s) than channels x positions; the sum
     # over taps writes through a transposed view of the NCHW output.
-    if cols.narrow:
+    if narrow:
         # w[o, c, i, j] -> ws[g, i, (c, j), o], matching the narrow column rows
         ws = xp.ascontiguousarray(
             w.reshape(G, Cog, Cg, kh, kw).transpose(0, 3, 2, 4, 1)).reshape(G, kh, Cg * kw, Cog)
-        part = xp.empty((cols.nb, G, kh, Ho * Wo, Cog), dtype=dtype)
-        acc = xp.empty((cols.nb, G, Ho * Wo, Cog), dtype=dtype)
     else:
         ws = w.reshape(G, Cog, Cg * kh * kw).swapaxes(-1, -2)
-    for n0, n1, mat in cols.chunks(x):
-        m = n1 - n0
-        if cols.narrow:
-            p, a = part[:m], acc[:m]
-            xp.matmul(mat.swapaxes(-1, -2), ws, out=p)
-            # sum the taps contiguously, then one transposing copy (a reduction written
-            # straight through the transposed view measured 20x slower)
-            xp.add(p[:, :, 0], p[:, :, 1], out=a)
-            for i in range(2, kh):
-                a += p[:, :, i]
-        else:
-            a = xp.matmul(mat.swapaxes(-1, -2), ws)
-        if b_t is None:
-            out_g[n0:n1] = a.swapaxes(-1, -2)
-        else:
-            xp.add(a.swapaxes(-1, -2), b_t, out=out_g[n0:n1])
+
+    def part(n0: int, n1: int) -> None:
+        cols = _Columns((n1 - n0,) + x.shape[1:], dtype, *geometry)
+        if narrow:
+            partial = xp.empty((cols.nb, G, kh, Ho * Wo, Cog), dtype=dtype)
+            acc = xp.empty((cols.nb, G, Ho * Wo, Cog), dtype=dtype)
+        for m0, m1, mat in cols.chunks(x[n0:n1]):
+            m = m1 - m0
+            if narrow:
+                p, a = partial[:m], acc[:m]
+                xp.matmul(mat.swapaxes(-1, -2), ws, out=p)
+                # sum the taps contiguously, then one transposing copy (a reduction written
+                # straight through the transposed view measured 20x slower)
+                xp.add(p[:, :, 0], p[:, :, 1], out=a)
+                for i in range(2, kh):
+                    a += p[:, :, i]
+            else:
+                a = xp.matmul(mat.swapaxes(-1, -2), ws)
+            target = out_g[n0 + m0:n0 + m1]
+            if b_t is None:
+                target[...] = a.swapaxes(-1, -2)
+            else:
+                xp.add(a.swapaxes(-1, -2), b_t, out=target)
+
+    _over_batch(N, flop, part)
     return out
 
 
@@ -296,23 +324,42 @@ def _conv_weight2d(x: Any, g: Any, kernel: tuple, stride: tuple, padding: tuple,
             xp.ascontiguousarray(src).reshape(N, G, Cg, Ho * Wo)
         acc = xp.matmul(gg, src.swapaxes(-1, -2)).sum(axis=0)
         return acc.reshape(Cout, Cg, 1, 1)
-    cols = _Columns(x.shape, dtype, kernel, stride, padding, dilation, G, (Ho, Wo))
-    acc = None
-    # (channels*taps x positions) @ (positions x out-channels), the cotangent read through a
-    # transposed view: 137 GFLOP/s against 119 for g @ cols^T; a contiguous transposed copy
-    # of g would run the GEMM at 184 but the copy itself costs more than it saves.
-    for n0, n1, mat in cols.chunks(x):
-        g_t = gg[n0:n1].swapaxes(-1, -2)  # (m, G, Ho*Wo, Cog)
-        if cols.narrow:
-            part = xp.matmul(mat, g_t[:, :, None])  # (m, G, kh, Cg*kw, Cog)
-        else:
-            part = xp.matmul(mat, g_t)  # (m, G, Cg*kh*kw, Cog)
-        part = part.sum(axis=0) if part.shape[0] > 1 else part[0]
-        if acc is None:
-            acc = part
-        else:
-            acc += part
-    if cols.narrow:
+    # Few input channels (a first layer): full columns, and out-channels x (channels*taps)
+    # products, g @ cols^T. Measured (1->32 3x3 on 64x28x28, one thread): 1.31 ms with the
+    # narrow layout's GEMMs of inner size Cg*kw = 3, 0.55 ms.
+    first_layer = Cg * kw < 24
+    narrow = not first_layer and stride[0] == 1 and kh > 1  # _Columns' narrow layout
+
+    def part(n0: int, n1: int) -> Any:
+        cols = _Columns((n1 - n0,) + x.shape[1:], dtype, kernel, stride, padding, dilation, G,
+                        (Ho, Wo), narrow=narrow)
+        acc = None
+        # Otherwise (channels*taps x positions) @ (positions x out-channels), the cotangent
+        # read through a transposed view: 137 GFLOP/s against 119 for g @ cols^T; a
+        # contiguous transposed copy of g would run the GEMM at 184 but the copy itself costs
+        # more than it saves.
+        for m0, m1, mat in cols.chunks(x[n0:n1]):
+            g_m = gg[n0 + m0:n0 + m1]  # (m, G, Cog, Ho*Wo)
+            if first_layer:
+                prod = xp.matmul(g_m, mat.swapaxes(-1, -2))  # (m, G, Cog, Cg*kh*kw)
+            elif narrow:
+                prod = xp.matmul(mat, g_m.swapaxes(-1, -2)[:, :, None])  # (m, G, kh, Cg*kw, Cog)
+            else:
+                prod = xp.matmul(mat, g_m.swapaxes(-1, -2))  # (m, G, Cg*kh*kw, Cog)
+            prod = prod.sum(axis=0) if prod.shape[0] > 1 else prod[0]
+            if acc is None:
+                acc = prod
+            else:
+                acc += prod
+        return acc
+
+    partials = _over_batch(N, 2 * N * Cout * Cg * kh * kw * Ho * Wo, part)
+    acc = partials[0]
+    for more in partials[1:]:
+        acc += more
+    if first_layer:
+        return acc.reshape(Cout, Cg, kh, kw)
+    if narrow:
         return acc.reshape(G, kh, Cg, kw, Cog).transpose(0, 4, 2, 1, 3).reshape(Cout, Cg, kh, kw)
     return acc.reshape(G, Cg * kh * kw, Cog).swapaxes(-1, -2).reshape(Cout, Cg, kh, kw)
 

@@ -1,0 +1,200 @@
+"""Splitting one op's work over the cores: a few threads, each on its own part of the arrays.
+
+NumPy runs an element-wise pass on one core, and a convolution's im2col copies too; only the
+BLAS library threads its GEMMs, and on the small GEMMs of a convolution chunk it keeps two
+cores only partly busy. NumPy releases the GIL inside ufuncs, copies and BLAS calls, so the
+same work split into parts that run on Python threads runs in parallel. Measured on the
+project's 2-core machine (``benchmarks/bench_conv.py``'s layer, forward): 13.4 ms with
+OpenBLAS threading each GEMM, 11.9 ms with the batch split in two halves on two threads.
+
+:func:`run_parts` runs callables in parallel: the caller's thread takes the first, pool
+threads the others. While they run, the BLAS library is held to one thread per call (else
+each part's GEMM would start threads of its own: 4 threads on 2 cores measured no faster
+than one thread of work), and restored afterwards. The number of parts chainrule uses is
+:func:`num_threads`: the BLAS library's thread count (``OMP_NUM_THREADS``,
+``OPENBLAS_NUM_THREADS`` or the core count), so one setting governs all of chainrule's
+threads. Where the BLAS library cannot be told its thread count (not OpenBLAS), or inside a
+part already running in parallel, everything runs on the calling thread.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["num_threads", "run_parts", "split"]
+
+# (set, get) entry points for the thread count, by the names OpenBLAS builds export.
+_ENTRY_POINTS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+                 ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
+                 ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
+                 ("openblas_set_num_threads", "openblas_get_num_threads"))
+
+
+def _find_blas() -> tuple[Any, Any] | None:
+    """NumPy's OpenBLAS thread-count functions, from the process's loaded libraries (Linux)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split(None, 5)[-1].strip() for line in maps
+                            if "openblas" in line.lower()})
+    except OSError:
+        return None
+    for path in paths:
+        if not path.startswith("/"):
+            continue
+        try:
+            lib = ctypes.CDLL(path)  # the library already loaded, not a second copy
+        except OSError:
+            continue
+        for set_name, get_name in _ENTRY_POINTS:
+            setter, getter = getattr(lib, set_name, None), getattr(lib, get_name, None)
+            if setter is not None and getter is not None:
+                setter.argtypes, setter.restype = [ctypes.c_int], None
+                getter.argtypes, getter.restype = [], ctypes.c_int
+                return setter, getter
+    return None
+
+
+_BLAS: tuple[Any, Any] | None = None
+_BLAS_LOOKED_UP = False
+_lock = threading.Lock()
+_active = 0  # parallel regions running: the BLAS thread count is restored when the last ends
+_saved_blas_threads = 1
+_local = threading.local()  # .inside: this thread runs a part of a parallel region
+
+
+def _blas() -> tuple[Any, Any] | None:
+    global _BLAS, _BLAS_LOOKED_UP
+    if not _BLAS_LOOKED_UP:
+        import numpy  # noqa: F401  (loads the BLAS library before it is looked up)
+
+        _BLAS = _find_blas()
+        _BLAS_LOOKED_UP = True
+    return _BLAS
+
+
+def num_threads() -> int:
+    """How many parts :func:`run_parts` runs at once: the BLAS library's thread count, or 1
+    where it is unknown or inside a part of a parallel region.
+
+    Example:
+        >>> from chainrule._backend import threads
+        >>> threads.num_threads() >= 1
+        True
+    """
+    if getattr(_local, "inside", False):
+        return 1
+    blas = _blas()
+    if blas is None:
+        return 1
+    return _saved_blas_threads if _active else max(1, blas[1]())
+
+
+def split(n: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` contiguous ``(start, stop)`` ranges covering ``range(n)``, sizes within one.
+
+    Example:
+        >>> from chainrule._backend.threads import split
+        >>> split(10, 3)
+        [(0, 4), (4, 7), (7, 10)]
+    """
+    parts = max(1, min(parts, n))
+    base, extra = divmod(n, parts)
+    out, start = [], 0
+    for i in range(parts):
+        stop = start + base + (i < extra)
+        out.append((start, stop))
+        start = stop
+    return out
+
+
+class _Worker:
+    """A daemon thread running the callables put in its inbox."""
+
+    def __init__(self) -> None:
+        self.inbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.outbox: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name="chainrule-worker", daemon=True).start()
+
+    def _loop(self) -> None:
+        _local.inside = True
+        while True:
+            fn = self.inbox.get()
+            try:
+                self.outbox.put((True, fn()))
+            except BaseException as exc:  # handed to the caller, which raises it
+                self.outbox.put((False, exc))
+
+
+_workers: list[_Worker] = []
+
+
+def _reset_after_fork() -> None:
+    global _workers, _lock, _active
+    _workers = []  # the child has none of the parent's threads
+    _lock = threading.Lock()
+    _active = 0
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _enter() -> None:
+    global _active, _saved_blas_threads
+    blas = _blas()
+    with _lock:
+        if _active == 0 and blas is not None:
+            _saved_blas_threads = blas[1]()
+            blas[0](1)
+        _active += 1
+
+
+def _leave() -> None:
+    global _active
+    blas = _blas()
+    with _lock:
+        _active -= 1
+        if _active == 0 and blas is not None:
+            blas[0](_saved_blas_threads)
+
+
+def run_parts(parts: Sequence[Callable[[], Any]]) -> list[Any]:
+    """Call each of ``parts`` (no arguments), in parallel where :func:`num_threads` allows,
+    and return their results in order. An exception in any part is raised here after all
+    parts have finished.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule._backend.threads import run_parts
+        >>> a = np.arange(6.0)
+        >>> run_parts([lambda: a[:3].sum(), lambda: a[3:].sum()])
+        [3.0, 12.0]
+    """
+    if len(parts) <= 1 or num_threads() == 1:
+        return [fn() for fn in parts]
+    while len(_workers) < len(parts) - 1:
+        _workers.append(_Worker())
+    _enter()
+    try:
+        used = _workers[:len(parts) - 1]
+        for worker, fn in zip(used, parts[1:]):
+            worker.inbox.put(fn)
+        _local.inside = True
+        try:
+            first: tuple[bool, Any] = (True, parts[0]())
+        except BaseException as exc:
+            first = (False, exc)
+        finally:
+            _local.inside = False
+        done = [first] + [worker.outbox.get() for worker in used]
+    finally:
+        _leave()
+    for ok, value in done:
+        if not ok:
+            raise value
+    return [value for _, value in done]
