@@ -30,6 +30,7 @@ from typing import Any, TypeAlias, cast
 import numpy as np
 
 from chainrule._backend import dtypes
+from chainrule._backend import threads as _threads
 from chainrule.autograd.grad_mode import enable_grad, no_grad
 from chainrule.tensor import Tensor
 
@@ -633,6 +634,28 @@ def _cast(param: Tensor, value: Any, key: Any = None) -> Any:
 # rounding where these round twice) and take float32 square roots through MKL: results agree
 # with torch's to a few float32 ulps, not bit for bit. Emulating the FMA through float64
 # costs 3-5x in time per update, for no change a training run can see.
+
+
+# Parameters with at least this many elements have their update split over the threads: each
+# thread runs the same element-wise passes on its own contiguous part (NumPy releases the GIL
+# in ufuncs; chainrule/_backend/threads.py). Below it the split costs more than it saves.
+_PARALLEL_ELEMENTS = 1 << 17
+
+
+def _in_parts(kernel: Callable[..., None], *arrays: np.ndarray) -> None:
+    """``kernel(*arrays)``, an element-wise update in place, run on one contiguous part of
+    the arrays per thread when they are large and alike (same shape, C-contiguous); else on
+    the whole arrays. The results are the same either way: every element gets the same
+    operations."""
+    first = arrays[0]
+    parts = _threads.num_threads()
+    if (parts == 1 or first.size < _PARALLEL_ELEMENTS
+            or not all(a.shape == first.shape and a.flags.c_contiguous for a in arrays)):
+        kernel(*arrays)
+        return
+    flat = [a.reshape(-1) for a in arrays]
+    _threads.run_parts([lambda lo=lo, hi=hi: kernel(*[f[lo:hi] for f in flat])
+                        for lo, hi in _threads.split(first.size, parts)])
 
 
 def _add(g: np.ndarray, alpha: float, x: np.ndarray) -> np.ndarray:
