@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["num_threads", "run_parts", "split"]
+__all__ = ["num_threads", "run_parts", "split", "over_range", "in_parts"]
 
 # (set, get) entry points for the thread count, by the names OpenBLAS builds export.
 _ENTRY_POINTS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
@@ -172,7 +172,7 @@ def run_parts(parts: Sequence[Callable[[], Any]]) -> list[Any]:
         >>> import numpy as np
         >>> from chainrule._backend.threads import run_parts
         >>> a = np.arange(6.0)
-        >>> run_parts([lambda: a[:3].sum(), lambda: a[3:].sum()])
+        >>> run_parts([lambda: float(a[:3].sum()), lambda: float(a[3:].sum())])
         [3.0, 12.0]
     """
     if len(parts) <= 1 or num_threads() == 1:
@@ -198,3 +198,42 @@ def run_parts(parts: Sequence[Callable[[], Any]]) -> list[Any]:
         if not ok:
             raise value
     return [value for _, value in done]
+
+
+def over_range(n: int, fn: Callable[[int, int], Any], worth_it: bool = True) -> list[Any]:
+    """``fn(start, stop)`` over ``range(n)`` split in one contiguous part per thread, or once
+    over all of it when ``worth_it`` is false (work too small to pay for the threads) or
+    only one thread is available; the results in order.
+
+    Example:
+        >>> from chainrule._backend.threads import over_range
+        >>> sum(over_range(10, lambda a, b: sum(range(a, b))))
+        45
+    """
+    parts = num_threads() if worth_it and n > 1 else 1
+    if parts == 1:
+        return [fn(0, n)]
+    return run_parts([lambda a=a, b=b: fn(a, b) for a, b in split(n, parts)])
+
+
+def in_parts(kernel: Callable[..., None], *arrays: Any, min_size: int) -> None:
+    """``kernel(*arrays)``, an element-wise computation that writes into some of the arrays,
+    run on one contiguous part of all of them per thread when they are alike (same shape,
+    C-contiguous) and hold at least ``min_size`` elements; else once on the whole arrays.
+    Every element gets the same operations either way, so the results are the same.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule._backend.threads import in_parts
+        >>> x, out = np.arange(6.0), np.empty(6)
+        >>> in_parts(lambda x, out: np.multiply(x, 2, out=out), x, out, min_size=0)
+        >>> out
+        array([ 0.,  2.,  4.,  6.,  8., 10.])
+    """
+    first = arrays[0]
+    if (first.size < min_size or num_threads() == 1
+            or not all(a.shape == first.shape and a.flags.c_contiguous for a in arrays)):
+        kernel(*arrays)
+        return
+    flat = [a.reshape(-1) for a in arrays]
+    over_range(first.size, lambda a, b: kernel(*[f[a:b] for f in flat]))

@@ -163,13 +163,10 @@ class _Columns:
 
 def _over_batch(N: int, flop: int, fn: Any) -> list[Any]:
     """``fn(n0, n1)`` over the whole batch, or over one contiguous part of the batch per
-    thread when the work is large enough (see chainrule/_backend/threads.py); the results in
+    thread when the work is large enough (chainrule/_backend/threads.py); the results in
     batch order. Each part builds its own column buffers, so the parts share nothing they
     write but disjoint slices of the output."""
-    parts = _threads.num_threads()
-    if parts == 1 or N < 2 or flop < _PARALLEL_FLOP:
-        return [fn(0, N)]
-    return _threads.run_parts([lambda a=a, b=b: fn(a, b) for a, b in _threads.split(N, parts)])
+    return _threads.over_range(N, fn, worth_it=flop >= _PARALLEL_FLOP)
 
 
 def _conv2d(x: Any, w: Any, stride: tuple, padding: tuple, dilation: tuple,

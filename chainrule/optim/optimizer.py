@@ -643,19 +643,9 @@ _PARALLEL_ELEMENTS = 1 << 17
 
 
 def _in_parts(kernel: Callable[..., None], *arrays: np.ndarray) -> None:
-    """``kernel(*arrays)``, an element-wise update in place, run on one contiguous part of
-    the arrays per thread when they are large and alike (same shape, C-contiguous); else on
-    the whole arrays. The results are the same either way: every element gets the same
-    operations."""
-    first = arrays[0]
-    parts = _threads.num_threads()
-    if (parts == 1 or first.size < _PARALLEL_ELEMENTS
-            or not all(a.shape == first.shape and a.flags.c_contiguous for a in arrays)):
-        kernel(*arrays)
-        return
-    flat = [a.reshape(-1) for a in arrays]
-    _threads.run_parts([lambda lo=lo, hi=hi: kernel(*[f[lo:hi] for f in flat])
-                        for lo, hi in _threads.split(first.size, parts)])
+    """``kernel(*arrays)``, an element-wise update in place, on one part of the arrays per
+    thread when they are large (see ``threads.in_parts``)."""
+    _threads.in_parts(kernel, *arrays, min_size=_PARALLEL_ELEMENTS)
 
 
 def _add(g: np.ndarray, alpha: float, x: np.ndarray) -> np.ndarray:
