@@ -13,13 +13,16 @@ For each model, one fixed batch, ``--steps`` steps after warm-up:
 
    - GEMM ops (matmul, addmm and the convolutions, im2col included) in the forward and in
      the backward; next to them the *GEMM floor*: NumPy's ``matmul`` alone on the same
-     shapes, timed in the same process (a convolution counts as its im2col GEMM: positions x
-     (channels * taps) @ (channels * taps) x out-channels);
+     shapes, timed in the same process, with the same threads (a convolution counts as one
+     im2col GEMM per sample: positions x (channels * taps) @ (channels * taps) x
+     out-channels, or its equivalent for the two gradients);
    - element-wise and other ops (activations, losses, reductions, pooling, dropout), forward
      and backward;
    - the optimizer's step and zero_grad (their wall time);
-   - the rest of the forward and backward wall time: Python overhead (module calls, tensor
-     and graph-node creation, the engine's loop, gradient accumulation).
+   - the rest of the forward and backward wall time, "outside primitives": Python overhead
+     (module calls, tensor and graph-node creation, the engine's loop, gradient
+     accumulation) and the NumPy work functions do before calling a primitive (dropout's
+     random mask, max-pool's window search).
 
    The wrappers cost about a microsecond per op of their own, so the breakdown comes from
    separate steps (medians per step), after the phase timing.
@@ -147,46 +150,66 @@ class _OpTimer:
         return timed
 
     def _record_gemm(self, name: str, args: tuple, kwargs: dict) -> None:
-        """The (M, K, N) of the GEMM this op amounts to, for the NumPy floor."""
+        """The (count, M, K, N) of the GEMMs this op amounts to, for the NumPy floor."""
         a = args[1] if name == "addmm" else args[0]
         b = args[2] if name == "addmm" else args[1]
         if name in ("convolution", "conv_transpose", "conv_weight_grad"):
             shape = _conv_gemm(name, a.shape, b.shape, kwargs)
         else:
-            shape = (int(np.prod(a.shape[:-1])), a.shape[-1], b.shape[-1])
+            shape = (1, int(np.prod(a.shape[:-1])), a.shape[-1], b.shape[-1])
         self.gemm_shapes[self.phase].append(shape)
 
 
-def _conv_gemm(name: str, a: tuple, b: tuple, kwargs: dict) -> tuple[int, int, int]:
-    """The im2col GEMM of a 2-d convolution op, (M, K, N) with M the positions."""
+def _conv_gemm(name: str, a: tuple, b: tuple, kwargs: dict) -> tuple[int, int, int, int]:
+    """The im2col GEMMs of a 2-d convolution op: one per sample, (N, M, K, N')."""
     if name == "convolution":  # x (N, C, H, W), w (O, C/g, kh, kw)
         n, _, h, w = a
         o, cg, kh, kw = b
         ho = (h + 2 * kwargs["padding"][0] - kh) // kwargs["stride"][0] + 1
         wo = (w + 2 * kwargs["padding"][1] - kw) // kwargs["stride"][1] + 1
-        return n * ho * wo, cg * kh * kw, o
+        return n, ho * wo, cg * kh * kw, o
     if name == "conv_transpose":  # g (N, O, Ho, Wo), w (O, C, kh, kw): columns of dx
         n, o, ho, wo = a
         _, c, kh, kw = b
-        return n * ho * wo, o, c * kh * kw
+        return n, ho * wo, o, c * kh * kw
     n, c, _, _ = a  # conv_weight_grad: x (N, C, H, W), g (N, O, Ho, Wo)
     _, o, ho, wo = b
     kh, kw = kwargs["kernel_size"]
-    return o, n * ho * wo, c * kh * kw
+    return n, c * kh * kw, ho * wo, o
 
 
-def _gemm_floor(shapes: list[tuple[int, int, int]], repeats: int = 20) -> float:
-    """ms for NumPy's matmul alone on these (M, K, N) shapes, float32, median of repeats."""
+def _gemm_floor(shapes: list[tuple[int, int, int, int]], repeats: int = 20) -> float:
+    """ms for NumPy's matmul alone on these (count, M, K, N) shapes, float32, each run
+    ``count`` times into preallocated outputs; median of repeats. Repeated GEMMs (a
+    convolution's per-sample ones) are split over the threads as chainrule splits its
+    convolutions (chainrule/_backend/threads.py), single GEMMs use the BLAS's threads."""
+    from chainrule._backend import threads
+
     rng = np.random.default_rng(0)
-    pairs = [(rng.standard_normal((m, k), dtype=np.float32),
-              rng.standard_normal((k, n), dtype=np.float32)) for m, k, n in shapes]
-    for a, b in pairs:
-        np.matmul(a, b)
+    cases = [(count, rng.standard_normal((m, k), dtype=np.float32),
+              rng.standard_normal((k, n), dtype=np.float32),
+              [np.empty((m, n), np.float32) for _ in range(threads.num_threads())])
+             for count, m, k, n in shapes]
+
+    def run() -> None:
+        for count, a, b, outs in cases:
+            if count == 1:
+                np.matmul(a, b, out=outs[0])
+                continue
+
+            def some(n0: int, n1: int, a: np.ndarray = a, b: np.ndarray = b,
+                     outs: list = outs, count: int = count) -> None:
+                out = outs[n0 * len(outs) // count]
+                for _ in range(n0, n1):
+                    np.matmul(a, b, out=out)
+
+            threads.over_range(count, some)
+
+    run()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        for a, b in pairs:
-            np.matmul(a, b)
+        run()
         times.append(time.perf_counter() - t0)
     return statistics.median(times) * 1e3
 
@@ -238,10 +261,10 @@ def _report(results: dict[str, list[dict[str, dict[str, float]]]]) -> None:
               f"PyTorch's whole step: {torch_total:.2f} ms)")
         rows = [("forward GEMMs", med("forward_gemm_ms"), med("forward_gemm_floor_ms")),
                 ("forward element-wise/other ops", med("forward_elementwise_ms"), None),
-                ("forward Python overhead", med("forward_overhead_ms"), None),
+                ("forward outside primitives", med("forward_overhead_ms"), None),
                 ("backward GEMMs", med("backward_gemm_ms"), med("backward_gemm_floor_ms")),
                 ("backward element-wise/other ops", med("backward_elementwise_ms"), None),
-                ("backward Python overhead", med("backward_overhead_ms"), None),
+                ("backward outside primitives", med("backward_overhead_ms"), None),
                 ("optimizer step", med("step_ms"), None),
                 ("zero_grad", med("zero_grad_ms"), None),
                 ("whole step", med("total_ms"), None)]
