@@ -194,59 +194,40 @@ def _conv2d(x: Any, w: Any, stride: tuple, padding: tuple, dilation: tuple,
             out += bias.reshape(1, Cout, 1, 1)
         return out
     flop = 2 * N * Cout * Cg * kh * kw * Ho * Wo
-    geometry = ((kh, kw), stride, padding, dilation, G, (Ho, Wo))
-    if Cg * kw < 24:
-        # Few input channels (a first layer: 1 or 3 channels): the narrow layout's GEMMs
-        # would have an inner size of Cg*kw (3 for MNIST), which BLAS runs badly. Full
-        # columns, and channels x positions GEMMs written straight into the NCHW output.
-        # Measured (64 samples, 2 cores): 1->32 3x3 on 28x28 3.6 -> 0.6 ms; 3->32 3x3 on
-        # 32x32 5.4 -> 1.7 ms; 3->64 7x7 21 -> 9 ms. From Cg*kw = 24 on, narrow wins.
-        wg = w.reshape(G, Cog, Cg * kh * kw)
-
-        def first_layer(n0: int, n1: int) -> None:
-            cols = _Columns((n1 - n0,) + x.shape[1:], dtype, *geometry, narrow=False)
-            for m0, m1, mat in cols.chunks(x[n0:n1]):
-                xp.matmul(wg, mat, out=out_g[n0 + m0:n0 + m1])
-
-        _over_batch(N, flop, first_layer)
-        if bias is not None:
-            out += bias.reshape(1, Cout, 1, 1)
-        return out
-    # the bias is added by the copy that writes each chunk's result (no extra pass)
-    b_t = None if bias is None else bias.reshape(G, Cog, 1)
-    narrow = stride[0] == 1 and kh > 1  # _Columns' narrow layout
-    # The GEMMs are arranged positions x channels (out^T = cols^T w^T): OpenBLAS runs that
-    # orientation ~10% faster here (170 vs 155 GFLOP/s) than channels x positions; the sum
-    # over taps writes through a transposed view of the NCHW output.
+    # Few input channels (a first layer: 1 or 3 channels): the narrow layout's GEMMs would
+    # have an inner size of Cg*kw (3 for MNIST), which BLAS runs badly: full columns.
+    # Measured (64 samples, 2 cores): 1->32 3x3 on 28x28 3.6 -> 0.6 ms; 3->32 3x3 on 32x32
+    # 5.4 -> 1.7 ms; 3->64 7x7 21 -> 9 ms. From Cg*kw = 24 on, narrow wins.
+    narrow = Cg * kw >= 24 and stride[0] == 1 and kh > 1
+    cols_args = ((kh, kw), stride, padding, dilation, G, (Ho, Wo))
+    # Channels x positions GEMMs written straight into the NCHW output (the kh partial
+    # products of the narrow layout summed there). Measured with one thread against
+    # positions x channels plus a transposing copy: 32->64 on 64x26x26 15.2 -> 13.6 ms,
+    # bench_conv.py's layer 24.3 -> 22.9 ms, and equal or faster on 7 other shapes.
     if narrow:
-        # w[o, c, i, j] -> ws[g, i, (c, j), o], matching the narrow column rows
-        ws = xp.ascontiguousarray(
-            w.reshape(G, Cog, Cg, kh, kw).transpose(0, 3, 2, 4, 1)).reshape(G, kh, Cg * kw, Cog)
+        # w[o, c, i, j] -> wn[g, i, o, (c, j)], matching the narrow column rows
+        wn = xp.ascontiguousarray(
+            w.reshape(G, Cog, Cg, kh, kw).transpose(0, 3, 1, 2, 4)).reshape(G, kh, Cog, Cg * kw)
     else:
-        ws = w.reshape(G, Cog, Cg * kh * kw).swapaxes(-1, -2)
+        wg = w.reshape(G, Cog, Cg * kh * kw)
+    b_g = None if bias is None else bias.reshape(G, Cog, 1)
 
     def part(n0: int, n1: int) -> None:
-        cols = _Columns((n1 - n0,) + x.shape[1:], dtype, *geometry)
+        cols = _Columns((n1 - n0,) + x.shape[1:], dtype, *cols_args, narrow=narrow)
         if narrow:
-            partial = xp.empty((cols.nb, G, kh, Ho * Wo, Cog), dtype=dtype)
-            acc = xp.empty((cols.nb, G, Ho * Wo, Cog), dtype=dtype)
+            tmp = xp.empty((cols.nb, G, Cog, Ho * Wo), dtype=dtype)
         for m0, m1, mat in cols.chunks(x[n0:n1]):
-            m = m1 - m0
-            if narrow:
-                p, a = partial[:m], acc[:m]
-                xp.matmul(mat.swapaxes(-1, -2), ws, out=p)
-                # sum the taps contiguously, then one transposing copy (a reduction written
-                # straight through the transposed view measured 20x slower)
-                xp.add(p[:, :, 0], p[:, :, 1], out=a)
-                for i in range(2, kh):
-                    a += p[:, :, i]
-            else:
-                a = xp.matmul(mat.swapaxes(-1, -2), ws)
             target = out_g[n0 + m0:n0 + m1]
-            if b_t is None:
-                target[...] = a.swapaxes(-1, -2)
-            else:
-                xp.add(a.swapaxes(-1, -2), b_t, out=target)
+            if narrow:  # mat: (m, G, kh, Cg*kw, Ho*Wo), one strided matrix per tap row
+                xp.matmul(wn[:, 0], mat[:, :, 0], out=target)
+                t = tmp[:m1 - m0]
+                for i in range(1, kh):
+                    xp.matmul(wn[:, i], mat[:, :, i], out=t)
+                    target += t
+            else:  # mat: (m, G, Cg*kh*kw, Ho*Wo)
+                xp.matmul(wg, mat, out=target)
+            if b_g is not None:
+                target += b_g  # while the chunk is in cache
 
     _over_batch(N, flop, part)
     return out
