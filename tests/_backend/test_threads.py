@@ -27,23 +27,48 @@ def test_run_parts_returns_results_in_order():
     assert threads.run_parts(parts) == [float(a[lo:hi].sum()) for lo, hi in threads.split(1000, 4)]
 
 
-def test_run_parts_uses_another_thread_when_the_blas_has_two(monkeypatch):
-    if threads._blas() is None:
-        pytest.skip("NumPy's BLAS is not an OpenBLAS whose thread count can be set")
-    monkeypatch.setattr(threads, "num_threads", lambda: 2)
+@pytest.fixture
+def fake_blas(monkeypatch):
+    """A BLAS library with two threads whose count the module sets and reads (the tests do
+    not depend on the machine's BLAS or on how many threads pytest gives it)."""
+    count = {"threads": 2}
+
+    def set_threads(n: int) -> None:
+        count["threads"] = n
+
+    monkeypatch.setattr(threads, "_blas", lambda: (set_threads, lambda: count["threads"]))
+    return count
+
+
+def test_run_parts_uses_another_thread(fake_blas):
+    assert threads.num_threads() == 2
     seen = threads.run_parts([threading.get_ident, threading.get_ident])
     assert seen[0] == threading.get_ident() and seen[1] != seen[0]
 
 
-def test_blas_runs_one_thread_inside_a_region_and_its_count_is_restored(monkeypatch):
-    if threads._blas() is None:
-        pytest.skip("NumPy's BLAS is not an OpenBLAS whose thread count can be set")
-    setter, getter = threads._blas()
-    before = getter()
-    monkeypatch.setattr(threads, "num_threads", lambda: 2)
-    inside = threads.run_parts([getter, getter])
+def test_blas_runs_one_thread_inside_a_region_and_its_count_is_restored(fake_blas):
+    inside = threads.run_parts([lambda: fake_blas["threads"]] * 2)
     assert inside == [1, 1]
-    assert getter() == before
+    assert fake_blas["threads"] == 2
+
+
+def test_a_part_sees_one_thread_so_nested_regions_run_serially(fake_blas):
+    assert threads.run_parts([threads.num_threads, threads.num_threads]) == [1, 1]
+
+    def nested() -> list:
+        return threads.run_parts([threading.get_ident, threading.get_ident])
+
+    for idents in threads.run_parts([nested, nested]):
+        assert idents[0] == idents[1]  # both parts of a nested region on one thread
+
+
+def test_over_range_and_in_parts_cover_everything_once(fake_blas):
+    assert threads.over_range(10, lambda a, b: (a, b)) == [(0, 5), (5, 10)]
+    assert threads.over_range(10, lambda a, b: (a, b), worth_it=False) == [(0, 10)]
+    x = np.arange(10.0)
+    out = np.zeros(10)
+    threads.in_parts(lambda x, out: np.multiply(x, 3, out=out), x, out, min_size=0)
+    np.testing.assert_array_equal(out, x * 3)
 
 
 def test_an_exception_in_a_part_reaches_the_caller_after_all_parts_ran(monkeypatch):
@@ -57,9 +82,3 @@ def test_an_exception_in_a_part_reaches_the_caller_after_all_parts_ran(monkeypat
         threads.run_parts([bad, lambda: ran.append(1)])
     assert ran == [1]
     assert threads.run_parts([lambda: 1, lambda: 2]) == [1, 2]  # the pool still works
-
-
-def test_a_part_sees_one_thread_so_nested_regions_run_serially():
-    if threads._blas() is None or threads.num_threads() == 1:
-        pytest.skip("needs an OpenBLAS with more than one thread")
-    assert threads.run_parts([threads.num_threads, threads.num_threads]) == [1, 1]
