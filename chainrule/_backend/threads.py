@@ -61,9 +61,7 @@ def _find_blas() -> tuple[Any, Any] | None:
 
 _BLAS: tuple[Any, Any] | None = None
 _BLAS_LOOKED_UP = False
-_lock = threading.Lock()
-_active = 0  # parallel regions running: the BLAS thread count is restored when the last ends
-_saved_blas_threads = 1
+_region = threading.Lock()  # held by the one parallel region running (it owns the workers)
 _local = threading.local()  # .inside: this thread runs a part of a parallel region
 
 
@@ -89,9 +87,8 @@ def num_threads() -> int:
     if getattr(_local, "inside", False):
         return 1
     blas = _blas()
-    if blas is None:
-        return 1
-    return _saved_blas_threads if _active else max(1, blas[1]())
+    # (while another thread's region runs, the BLAS is held to one thread: this reads 1)
+    return 1 if blas is None else max(1, blas[1]())
 
 
 def split(n: int, parts: int) -> list[tuple[int, int]]:
@@ -134,39 +131,20 @@ _workers: list[_Worker] = []
 
 
 def _reset_after_fork() -> None:
-    global _workers, _lock, _active
+    global _workers, _region
     _workers = []  # the child has none of the parent's threads
-    _lock = threading.Lock()
-    _active = 0
+    _region = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
 
 
-def _enter() -> None:
-    global _active, _saved_blas_threads
-    blas = _blas()
-    with _lock:
-        if _active == 0 and blas is not None:
-            _saved_blas_threads = blas[1]()
-            blas[0](1)
-        _active += 1
-
-
-def _leave() -> None:
-    global _active
-    blas = _blas()
-    with _lock:
-        _active -= 1
-        if _active == 0 and blas is not None:
-            blas[0](_saved_blas_threads)
-
-
 def run_parts(parts: Sequence[Callable[[], Any]]) -> list[Any]:
     """Call each of ``parts`` (no arguments), in parallel where :func:`num_threads` allows,
     and return their results in order. An exception in any part is raised here after all
-    parts have finished.
+    parts have finished. One parallel region runs at a time: a second Python thread that
+    asks meanwhile runs its parts itself, one after the other.
 
     Example:
         >>> import numpy as np
@@ -175,12 +153,16 @@ def run_parts(parts: Sequence[Callable[[], Any]]) -> list[Any]:
         >>> run_parts([lambda: float(a[:3].sum()), lambda: float(a[3:].sum())])
         [3.0, 12.0]
     """
-    if len(parts) <= 1 or num_threads() == 1:
+    if len(parts) <= 1 or num_threads() == 1 or not _region.acquire(blocking=False):
         return [fn() for fn in parts]
-    while len(_workers) < len(parts) - 1:
-        _workers.append(_Worker())
-    _enter()
+    blas = _blas()
+    saved = 1
     try:
+        if blas is not None:
+            saved = blas[1]()
+            blas[0](1)
+        while len(_workers) < len(parts) - 1:
+            _workers.append(_Worker())
         used = _workers[:len(parts) - 1]
         for worker, fn in zip(used, parts[1:]):
             worker.inbox.put(fn)
@@ -193,7 +175,9 @@ def run_parts(parts: Sequence[Callable[[], Any]]) -> list[Any]:
             _local.inside = False
         done = [first] + [worker.outbox.get() for worker in used]
     finally:
-        _leave()
+        if blas is not None:
+            blas[0](saved)
+        _region.release()
     for ok, value in done:
         if not ok:
             raise value

@@ -82,3 +82,21 @@ def test_an_exception_in_a_part_reaches_the_caller_after_all_parts_ran(monkeypat
         threads.run_parts([bad, lambda: ran.append(1)])
     assert ran == [1]
     assert threads.run_parts([lambda: 1, lambda: 2]) == [1, 2]  # the pool still works
+
+
+def test_regions_from_two_python_threads_keep_their_own_results(fake_blas):
+    errors = []
+
+    def caller(tag: int) -> None:
+        for i in range(200):
+            got = threads.run_parts([lambda i=i: (tag, i, 0), lambda i=i: (tag, i, 1)])
+            if got != [(tag, i, 0), (tag, i, 1)]:
+                errors.append(got)
+
+    others = [threading.Thread(target=caller, args=(tag,)) for tag in range(3)]
+    for t in others:
+        t.start()
+    for t in others:
+        t.join()
+    assert not errors
+    assert fake_blas["threads"] == 2
