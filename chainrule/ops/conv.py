@@ -23,11 +23,19 @@ How the arrays are laid out (DESIGN.md section 6; measured on the 2-core benchma
   copies instead of ``kh * kw``, straight from the input): the vertical taps are row offsets
   into the same buffer, so each is a plain strided matrix for BLAS, and the ``kh`` partial
   products are summed.
-- GEMM orientation matters to OpenBLAS: the forward runs positions x channels (then one
-  transposing copy into NCHW, bias added on the way), the weight gradient (channels * taps)
-  x positions against the cotangent's transposed view.
-- Benchmark layer (64->64, 3x3, 32x64x32x32, 2 cores): forward ~19 ms (~127 GFLOP/s, 0.64
-  of NumPy's square-GEMM peak), forward + backward ~58 ms.
+- The forward runs channels x positions GEMMs written straight into the NCHW output (the
+  bias added per chunk while it is in cache); the weight gradient (channels * taps) x
+  positions against the cotangent's transposed view.
+- The batch is split in one contiguous part per thread, each with its own column buffers,
+  and BLAS runs one thread per part (``chainrule/_backend/threads.py``): OpenBLAS threads
+  each small chunk GEMM only partly, and the im2col copies run on one core otherwise.
+- Measured on the project's 2-core machine (one thread, thread CPU time): the benchmark
+  layer (64->64, 3x3, 32x64x32x32) forward 22.4 ms, input gradient 22.6 ms, weight gradient
+  22.3 ms, ~100-110 GFLOP/s against ~125 for NumPy's GEMM alone; on two threads forward +
+  backward takes about half (the split scales ~1.9x).
+- Winograd F(2x2, 3x3) was tried for the forward (2.25x fewer multiplications): its input
+  and output transforms, strided NumPy passes, cost more than the GEMM time saved (21.8 ms
+  against 14.9 ms for 32->64 on 64x26x26, one thread), so it is not used.
 - The transposed convolution is one GEMM to columns, then ``kh * kw`` strided adds back into
   the image (col2im), never ``np.add.at``; with stride 1 it is instead a convolution with the
   flipped kernel, which measured faster.
