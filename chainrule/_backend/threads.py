@@ -1,20 +1,26 @@
 """Splitting one op's work over the cores: a few threads, each on its own part of the arrays.
 
 NumPy runs an element-wise pass on one core, and a convolution's im2col copies too; only the
-BLAS library threads its GEMMs, and on the small GEMMs of a convolution chunk it keeps two
-cores only partly busy. NumPy releases the GIL inside ufuncs, copies and BLAS calls, so the
-same work split into parts that run on Python threads runs in parallel. Measured on the
-project's 2-core machine (``benchmarks/bench_conv.py``'s layer, forward): 13.4 ms with
-OpenBLAS threading each GEMM, 11.9 ms with the batch split in two halves on two threads.
+BLAS library threads its GEMMs. NumPy releases the GIL inside ufuncs, copies and BLAS calls,
+so the same work split into parts that run on Python threads runs in parallel.
+
+chainrule keeps all of its parallelism here, and never lets the BLAS library start threads
+of its own: a GEMM large enough to be worth it is split over chainrule's threads, each part
+running BLAS on one thread, and any other GEMM runs on one BLAS thread too. The reason is
+OpenBLAS's idle threads: after a threaded call they spin on their core for about 0.1 s
+waiting for more work, so any thread of chainrule's that runs meanwhile shares a core with a
+spinning one. Measured on the project's 2-core machine (the MNIST CNN step of
+``benchmarks/bench_mnist.py``, 2 threads, no other load): 45 ms with OpenBLAS threading
+every GEMM; 61 ms with convolutions split over chainrule's threads while the linear layers'
+GEMMs still woke OpenBLAS's; 35 ms with OpenBLAS's threads never woken (PyTorch: 35 ms).
 
 :func:`run_parts` runs callables in parallel: the caller's thread takes the first, pool
-threads the others. While they run, the BLAS library is held to one thread per call (else
-each part's GEMM would start threads of its own: 4 threads on 2 cores measured no faster
-than one thread of work), and restored afterwards. The number of parts chainrule uses is
+threads the others; the BLAS library is held to one thread meanwhile. The number of parts is
 :func:`num_threads`: the BLAS library's thread count (``OMP_NUM_THREADS``,
-``OPENBLAS_NUM_THREADS`` or the core count), so one setting governs all of chainrule's
-threads. Where the BLAS library cannot be told its thread count (not OpenBLAS), or inside a
-part already running in parallel, everything runs on the calling thread.
+``OPENBLAS_NUM_THREADS`` or the core count), so one setting governs every thread chainrule
+runs. Where the BLAS library cannot be told its thread count (not OpenBLAS), or inside a part
+already running in parallel, everything runs on the calling thread. The BLAS thread count is
+restored after each call, so NumPy code of the user's own is threaded as before.
 """
 
 from __future__ import annotations
@@ -26,13 +32,22 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["num_threads", "run_parts", "split", "over_range", "in_parts"]
+import numpy as np
+
+__all__ = ["num_threads", "run_parts", "split", "over_range", "in_parts", "matmul"]
 
 # (set, get) entry points for the thread count, by the names OpenBLAS builds export.
 _ENTRY_POINTS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
                  ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
                  ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
                  ("openblas_set_num_threads", "openblas_get_num_threads"))
+
+# OpenBLAS threads a GEMM only when m * n * k exceeds this (its SMP_THRESHOLD_MIN times
+# GEMM_MULTITHREAD_THRESHOLD): smaller products need no care.
+_BLAS_THREADS_FROM = 65536 * 4
+# GEMMs of at least this many FLOPs are split over chainrule's threads (a part's start-up,
+# ~10-20 us, is paid back from ~5 MFLOP on a 2-core machine).
+_PARALLEL_FLOP = 8_000_000
 
 
 def _find_blas() -> tuple[Any, Any] | None:
@@ -62,17 +77,42 @@ def _find_blas() -> tuple[Any, Any] | None:
 _BLAS: tuple[Any, Any] | None = None
 _BLAS_LOOKED_UP = False
 _region = threading.Lock()  # held by the one parallel region running (it owns the workers)
+_holds_lock = threading.Lock()
+_holds = 0  # calls running with the BLAS held to one thread
+_saved = 1  # the BLAS thread count to restore when the last hold ends
 _local = threading.local()  # .inside: this thread runs a part of a parallel region
 
 
 def _blas() -> tuple[Any, Any] | None:
     global _BLAS, _BLAS_LOOKED_UP
     if not _BLAS_LOOKED_UP:
-        import numpy  # noqa: F401  (loads the BLAS library before it is looked up)
-
         _BLAS = _find_blas()
         _BLAS_LOOKED_UP = True
     return _BLAS
+
+
+def _hold() -> None:
+    """Hold the BLAS library to one thread (counted: the first hold saves the count)."""
+    global _holds, _saved
+    blas = _blas()
+    if blas is None:
+        return
+    with _holds_lock:
+        if _holds == 0:
+            _saved = blas[1]()
+            blas[0](1)
+        _holds += 1
+
+
+def _release() -> None:
+    global _holds
+    blas = _blas()
+    if blas is None:
+        return
+    with _holds_lock:
+        _holds -= 1
+        if _holds == 0:
+            blas[0](_saved)
 
 
 def num_threads() -> int:
@@ -87,8 +127,9 @@ def num_threads() -> int:
     if getattr(_local, "inside", False):
         return 1
     blas = _blas()
-    # (while another thread's region runs, the BLAS is held to one thread: this reads 1)
-    return 1 if blas is None else max(1, blas[1]())
+    if blas is None:
+        return 1
+    return max(1, _saved if _holds else blas[1]())
 
 
 def split(n: int, parts: int) -> list[tuple[int, int]]:
@@ -131,9 +172,11 @@ _workers: list[_Worker] = []
 
 
 def _reset_after_fork() -> None:
-    global _workers, _region
+    global _workers, _region, _holds_lock, _holds
     _workers = []  # the child has none of the parent's threads
     _region = threading.Lock()
+    _holds_lock = threading.Lock()
+    _holds = 0
 
 
 if hasattr(os, "register_at_fork"):
@@ -142,9 +185,10 @@ if hasattr(os, "register_at_fork"):
 
 def run_parts(parts: Sequence[Callable[[], Any]]) -> list[Any]:
     """Call each of ``parts`` (no arguments), in parallel where :func:`num_threads` allows,
-    and return their results in order. An exception in any part is raised here after all
-    parts have finished. One parallel region runs at a time: a second Python thread that
-    asks meanwhile runs its parts itself, one after the other.
+    and return their results in order; the BLAS library runs one thread meanwhile. An
+    exception in any part is raised here after all parts have finished. One parallel region
+    runs at a time: a second Python thread that asks meanwhile runs its parts itself, one
+    after the other.
 
     Example:
         >>> import numpy as np
@@ -153,31 +197,29 @@ def run_parts(parts: Sequence[Callable[[], Any]]) -> list[Any]:
         >>> run_parts([lambda: float(a[:3].sum()), lambda: float(a[3:].sum())])
         [3.0, 12.0]
     """
-    if len(parts) <= 1 or num_threads() == 1 or not _region.acquire(blocking=False):
-        return [fn() for fn in parts]
-    blas = _blas()
-    saved = 1
+    parallel = len(parts) > 1 and num_threads() > 1 and _region.acquire(blocking=False)
+    _hold()
     try:
-        if blas is not None:
-            saved = blas[1]()
-            blas[0](1)
-        while len(_workers) < len(parts) - 1:
-            _workers.append(_Worker())
-        used = _workers[:len(parts) - 1]
-        for worker, fn in zip(used, parts[1:]):
-            worker.inbox.put(fn)
-        _local.inside = True
+        if not parallel:
+            return [fn() for fn in parts]
         try:
-            first: tuple[bool, Any] = (True, parts[0]())
-        except BaseException as exc:
-            first = (False, exc)
+            while len(_workers) < len(parts) - 1:
+                _workers.append(_Worker())
+            used = _workers[:len(parts) - 1]
+            for worker, fn in zip(used, parts[1:]):
+                worker.inbox.put(fn)
+            _local.inside = True
+            try:
+                first: tuple[bool, Any] = (True, parts[0]())
+            except BaseException as exc:
+                first = (False, exc)
+            finally:
+                _local.inside = False
+            done = [first] + [worker.outbox.get() for worker in used]
         finally:
-            _local.inside = False
-        done = [first] + [worker.outbox.get() for worker in used]
+            _region.release()
     finally:
-        if blas is not None:
-            blas[0](saved)
-        _region.release()
+        _release()
     for ok, value in done:
         if not ok:
             raise value
@@ -187,7 +229,7 @@ def run_parts(parts: Sequence[Callable[[], Any]]) -> list[Any]:
 def over_range(n: int, fn: Callable[[int, int], Any], worth_it: bool = True) -> list[Any]:
     """``fn(start, stop)`` over ``range(n)`` split in one contiguous part per thread, or once
     over all of it when ``worth_it`` is false (work too small to pay for the threads) or
-    only one thread is available; the results in order.
+    only one thread is available; the results in order. BLAS runs one thread either way.
 
     Example:
         >>> from chainrule._backend.threads import over_range
@@ -195,8 +237,6 @@ def over_range(n: int, fn: Callable[[int, int], Any], worth_it: bool = True) -> 
         45
     """
     parts = num_threads() if worth_it and n > 1 else 1
-    if parts == 1:
-        return [fn(0, n)]
     return run_parts([lambda a=a, b=b: fn(a, b) for a, b in split(n, parts)])
 
 
@@ -221,3 +261,44 @@ def in_parts(kernel: Callable[..., None], *arrays: Any, min_size: int) -> None:
         return
     flat = [a.reshape(-1) for a in arrays]
     over_range(first.size, lambda a, b: kernel(*[f[a:b] for f in flat]))
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.matmul(a, b)`` without the BLAS library's own threads (see the module docstring).
+
+    A large product of matrices is split over chainrule's threads by columns of ``b`` (or by
+    rows of ``a`` when ``b`` is the narrower), a large batch of products by the leading batch
+    dimension; anything else runs on one BLAS thread. Each output element comes from the same
+    BLAS dot product either way, so the result does not depend on the split.
+
+    Example:
+        >>> import numpy as np
+        >>> from chainrule._backend.threads import matmul
+        >>> a, b = np.arange(6.0).reshape(2, 3), np.ones((3, 2))
+        >>> matmul(a, b)
+        array([[ 3.,  3.],
+               [12., 12.]])
+    """
+    if a.ndim < 2 or b.ndim < 2:
+        return np.matmul(a, b)
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    if m * n * k <= _BLAS_THREADS_FROM:  # (per product: OpenBLAS starts no threads)
+        return np.matmul(a, b)
+    batch = a.shape[:-2]
+    worth_it = 2 * m * n * k * int(np.prod(batch)) >= _PARALLEL_FLOP
+    if a.ndim == 2 and b.ndim == 2:
+        out = np.empty((m, n), dtype=np.result_type(a, b))
+        if n >= m:
+            over_range(n, lambda c0, c1: np.matmul(a, b[:, c0:c1], out=out[:, c0:c1]),
+                       worth_it=worth_it)
+        else:
+            over_range(m, lambda r0, r1: np.matmul(a[r0:r1], b, out=out[r0:r1]),
+                       worth_it=worth_it)
+        return out
+    if a.shape[:-2] == b.shape[:-2]:
+        out = np.empty(batch + (m, n), dtype=np.result_type(a, b))
+        over_range(batch[0], lambda s0, s1: np.matmul(a[s0:s1], b[s0:s1], out=out[s0:s1]),
+                   worth_it=worth_it)
+        return out
+    return run_parts([lambda: np.matmul(a, b)])[0]  # broadcast batches: one BLAS thread

@@ -100,3 +100,19 @@ def test_regions_from_two_python_threads_keep_their_own_results(fake_blas):
         t.join()
     assert not errors
     assert fake_blas["threads"] == 2
+
+
+@pytest.mark.parametrize("shapes", [((6, 5), (5, 9)), ((9, 5), (5, 4)), ((3, 6, 5), (3, 5, 7)),
+                                    ((2, 3, 6, 5), (3, 5, 7)), ((6, 5), (5,)), ((4, 4), (4, 4))])
+def test_matmul_split_over_threads_equals_numpy(shapes, fake_blas, monkeypatch):
+    monkeypatch.setattr(threads, "_BLAS_THREADS_FROM", 0)
+    monkeypatch.setattr(threads, "_PARALLEL_FLOP", 0)
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal(s).astype(np.float32) for s in shapes)
+    out = threads.matmul(a, b)
+    expected = np.matmul(a, b)
+    assert out.shape == expected.shape and out.dtype == expected.dtype
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+    assert fake_blas["threads"] == 2
+    ints = threads.matmul(np.arange(12).reshape(3, 4), np.arange(8).reshape(4, 2))
+    np.testing.assert_array_equal(ints, np.arange(12).reshape(3, 4) @ np.arange(8).reshape(4, 2))
