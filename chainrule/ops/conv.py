@@ -197,7 +197,9 @@ def _conv2d(x: Any, w: Any, stride: tuple, padding: tuple, dilation: tuple,
         # 1x1: the input (strided if need be) is already the column matrix
         src = x if stride == (1, 1) else x[:, :, ::stride[0], ::stride[1]]
         src = xp.ascontiguousarray(src).reshape(N, G, Cg, Ho * Wo)
-        xp.matmul(w.reshape(G, Cog, Cg), src, out=out_g)
+        w1 = w.reshape(G, Cog, Cg)
+        _over_batch(N, 2 * N * Cout * Cg * Ho * Wo,
+                    lambda n0, n1: xp.matmul(w1, src[n0:n1], out=out_g[n0:n1]))
         if bias is not None:
             out += bias.reshape(1, Cout, 1, 1)
         return out
@@ -267,29 +269,34 @@ def _conv_transpose2d(x: Any, w: Any, stride: tuple, padding: tuple, output_padd
     Hp, Wp = Ho + 2 * ph, Wo + 2 * pw
     wt = w.reshape(G, Cig, Cog * kh * kw).transpose(0, 2, 1)  # (G, Cog*kh*kw, Cig)
     per_sample = Cout * kh * kw * Hi * Wi
-    nb = max(1, min(N, _CHUNK_ELEMENTS // max(per_sample, 1)))
-    cols = xp.empty((nb, G, Cog * kh * kw, Hi * Wi), dtype=dtype)
     padded = ph or pw
-    buf = xp.empty((nb, Cout, Hp, Wp), dtype=dtype) if padded else None
     xg = x.reshape(N, G, Cig, Hi * Wi)
     hspan, wspan = sh * (Hi - 1) + 1, sw * (Wi - 1) + 1
-    for n0 in range(0, N, nb):
-        n1 = min(N, n0 + nb)
-        m = n1 - n0
-        c = cols[:m]
-        xp.matmul(wt, xg[n0:n1], out=c)
-        c6 = c.reshape(m, Cout, kh, kw, Hi, Wi)
-        if padded:
-            target = buf[:m]
-            target[...] = 0
-        else:
-            target = out[n0:n1]
-        # col2im: one strided add per kernel tap
-        for i in range(kh):
-            for j in range(kw):
-                target[:, :, i * dh:i * dh + hspan:sh, j * dw:j * dw + wspan:sw] += c6[:, :, i, j]
-        if padded:
-            out[n0:n1] = target[:, :, ph:ph + Ho, pw:pw + Wo]
+
+    def part(p0: int, p1: int) -> None:  # samples p0:p1, one part of the batch
+        nb = max(1, min(p1 - p0, _CHUNK_ELEMENTS // max(per_sample, 1)))
+        cols = xp.empty((nb, G, Cog * kh * kw, Hi * Wi), dtype=dtype)
+        buf = xp.empty((nb, Cout, Hp, Wp), dtype=dtype) if padded else None
+        for n0 in range(p0, p1, nb):
+            n1 = min(p1, n0 + nb)
+            m = n1 - n0
+            c = cols[:m]
+            xp.matmul(wt, xg[n0:n1], out=c)
+            c6 = c.reshape(m, Cout, kh, kw, Hi, Wi)
+            if padded:
+                target = buf[:m]
+                target[...] = 0
+            else:
+                target = out[n0:n1]
+            # col2im: one strided add per kernel tap
+            for i in range(kh):
+                for j in range(kw):
+                    target[:, :, i * dh:i * dh + hspan:sh,
+                           j * dw:j * dw + wspan:sw] += c6[:, :, i, j]
+            if padded:
+                out[n0:n1] = target[:, :, ph:ph + Ho, pw:pw + Wo]
+
+    _over_batch(N, 2 * N * Cin * Cog * kh * kw * Hi * Wi, part)
     return out
 
 
@@ -308,8 +315,10 @@ def _conv_weight2d(x: Any, g: Any, kernel: tuple, stride: tuple, padding: tuple,
         src = x if stride == (1, 1) else x[:, :, ::stride[0], ::stride[1]]
         src = src.reshape(N, G, Cg, Ho * Wo) if src.flags.c_contiguous else \
             xp.ascontiguousarray(src).reshape(N, G, Cg, Ho * Wo)
-        acc = xp.matmul(gg, src.swapaxes(-1, -2)).sum(axis=0)
-        return acc.reshape(Cout, Cg, 1, 1)
+        partials = _over_batch(
+            N, 2 * N * Cout * Cg * Ho * Wo,
+            lambda n0, n1: xp.matmul(gg[n0:n1], src[n0:n1].swapaxes(-1, -2)).sum(axis=0))
+        return sum(partials[1:], partials[0]).reshape(Cout, Cg, 1, 1)
     # Few input channels (a first layer): full columns, and out-channels x (channels*taps)
     # products, g @ cols^T. Measured (1->32 3x3 on 64x28x28, one thread): 1.31 ms with the
     # narrow layout's GEMMs of inner size Cg*kw = 3, 0.55 ms.
