@@ -4,23 +4,32 @@ NumPy runs an element-wise pass on one core, and a convolution's im2col copies t
 BLAS library threads its GEMMs. NumPy releases the GIL inside ufuncs, copies and BLAS calls,
 so the same work split into parts that run on Python threads runs in parallel.
 
-chainrule keeps all of its parallelism here, and never lets the BLAS library start threads
-of its own: a GEMM large enough to be worth it is split over chainrule's threads, each part
-running BLAS on one thread, and any other GEMM runs on one BLAS thread too. The reason is
-OpenBLAS's idle threads: after a threaded call they spin on their core for about 0.1 s
-waiting for more work, so any thread of chainrule's that runs meanwhile shares a core with a
-spinning one. Measured on the project's 2-core machine (the MNIST CNN step of
-``benchmarks/bench_mnist.py``, 2 threads, no other load): 45 ms with OpenBLAS threading
-every GEMM; 61 ms with convolutions split over chainrule's threads while the linear layers'
-GEMMs still woke OpenBLAS's; 35 ms with OpenBLAS's threads never woken (PyTorch: 35 ms).
-
 :func:`run_parts` runs callables in parallel: the caller's thread takes the first, pool
-threads the others; the BLAS library is held to one thread meanwhile. The number of parts is
-:func:`num_threads`: the BLAS library's thread count (``OMP_NUM_THREADS``,
-``OPENBLAS_NUM_THREADS`` or the core count), so one setting governs every thread chainrule
-runs. Where the BLAS library cannot be told its thread count (not OpenBLAS), or inside a part
-already running in parallel, everything runs on the calling thread. The BLAS thread count is
-restored after each call, so NumPy code of the user's own is threaded as before.
+threads the others, and the BLAS library is held to one thread meanwhile (each part's GEMMs
+would otherwise start threads of their own). The number of parts is :func:`num_threads`: the
+BLAS library's thread count (``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` or the core
+count), so one setting governs every thread chainrule runs. Where the BLAS library cannot be
+told its thread count (not OpenBLAS), or inside a part already running in parallel,
+everything runs on the calling thread. The BLAS thread count is restored after each call, so
+NumPy code of the user's own is threaded as before.
+
+Two costs decide when splitting pays, both measured on the project's 2-core machine (a VM):
+
+- Waking a pool thread costs about 55 us per parallel region (the thread sleeps between
+  regions; waking it takes an interrupt to an idle virtual CPU). Only work of a few hundred
+  microseconds or more is split: the thresholds next to each caller say how much.
+- OpenBLAS's own threads spin on their core for about 0.1 s after each threaded GEMM,
+  waiting for the next one, so their GEMMs start without a wake-up; but a region of
+  chainrule's that runs meanwhile shares a core with a spinning thread. The MNIST CNN step
+  of ``benchmarks/bench_mnist.py`` took 45 ms with OpenBLAS threading every GEMM, 61 ms with
+  convolutions split over chainrule's threads while the linear layers' GEMMs still woke
+  OpenBLAS's, 35 ms with OpenBLAS's threads never woken (PyTorch: 35 ms); the MLP step,
+  which has nothing to split but its GEMMs, was fastest with OpenBLAS threading them
+  (2.3 ms, against 3.0 ms with chainrule splitting them).
+
+So :func:`matmul` leaves GEMMs to OpenBLAS's threads unless chainrule has split other work
+in the last :data:`_OWN_RECENT_S` seconds; then it splits large GEMMs over chainrule's threads
+and runs the others on one BLAS thread, so OpenBLAS's threads stay asleep.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import ctypes
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -45,9 +55,11 @@ _ENTRY_POINTS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_t
 # OpenBLAS threads a GEMM only when m * n * k exceeds this (its SMP_THRESHOLD_MIN times
 # GEMM_MULTITHREAD_THRESHOLD): smaller products need no care.
 _BLAS_THREADS_FROM = 65536 * 4
-# GEMMs of at least this many FLOPs are split over chainrule's threads (a part's start-up,
-# ~10-20 us, is paid back from ~5 MFLOP on a 2-core machine).
-_PARALLEL_FLOP = 8_000_000
+# GEMMs of at least this many FLOPs are split over chainrule's threads (when they are split
+# at all: see the module docstring); ~0.25 ms on one core, saving ~0.1 ms beyond the wake-up.
+_PARALLEL_FLOP = 30_000_000
+# How long after a parallel region of other work GEMMs keep OpenBLAS's threads asleep.
+_OWN_RECENT_S = 0.2
 
 
 def _find_blas() -> tuple[Any, Any] | None:
@@ -81,6 +93,7 @@ _holds_lock = threading.Lock()
 _holds = 0  # calls running with the BLAS held to one thread
 _saved = 1  # the BLAS thread count to restore when the last hold ends
 _local = threading.local()  # .inside: this thread runs a part of a parallel region
+_last_own = float("-inf")  # time.monotonic() of the last parallel region of non-GEMM work
 
 
 def _blas() -> tuple[Any, Any] | None:
@@ -183,12 +196,12 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
 
 
-def run_parts(parts: Sequence[Callable[[], Any]]) -> list[Any]:
+def run_parts(parts: Sequence[Callable[[], Any]], gemm: bool = False) -> list[Any]:
     """Call each of ``parts`` (no arguments), in parallel where :func:`num_threads` allows,
     and return their results in order; the BLAS library runs one thread meanwhile. An
     exception in any part is raised here after all parts have finished. One parallel region
     runs at a time: a second Python thread that asks meanwhile runs its parts itself, one
-    after the other.
+    after the other. ``gemm``: the parts are pieces of one GEMM (see :func:`matmul`).
 
     Example:
         >>> import numpy as np
@@ -202,6 +215,9 @@ def run_parts(parts: Sequence[Callable[[], Any]]) -> list[Any]:
     try:
         if not parallel:
             return [fn() for fn in parts]
+        if not gemm:
+            global _last_own
+            _last_own = time.monotonic()
         try:
             while len(_workers) < len(parts) - 1:
                 _workers.append(_Worker())
@@ -226,7 +242,8 @@ def run_parts(parts: Sequence[Callable[[], Any]]) -> list[Any]:
     return [value for _, value in done]
 
 
-def over_range(n: int, fn: Callable[[int, int], Any], worth_it: bool = True) -> list[Any]:
+def over_range(n: int, fn: Callable[[int, int], Any], worth_it: bool = True,
+               gemm: bool = False) -> list[Any]:
     """``fn(start, stop)`` over ``range(n)`` split in one contiguous part per thread, or once
     over all of it when ``worth_it`` is false (work too small to pay for the threads) or
     only one thread is available; the results in order. BLAS runs one thread either way.
@@ -237,7 +254,7 @@ def over_range(n: int, fn: Callable[[int, int], Any], worth_it: bool = True) -> 
         45
     """
     parts = num_threads() if worth_it and n > 1 else 1
-    return run_parts([lambda a=a, b=b: fn(a, b) for a, b in split(n, parts)])
+    return run_parts([lambda a=a, b=b: fn(a, b) for a, b in split(n, parts)], gemm)
 
 
 def in_parts(kernel: Callable[..., None], *arrays: Any, min_size: int) -> None:
@@ -264,12 +281,11 @@ def in_parts(kernel: Callable[..., None], *arrays: Any, min_size: int) -> None:
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``np.matmul(a, b)`` without the BLAS library's own threads (see the module docstring).
-
-    A large product of matrices is split over chainrule's threads by columns of ``b`` (or by
-    rows of ``a`` when ``b`` is the narrower), a large batch of products by the leading batch
-    dimension; anything else runs on one BLAS thread. Each output element comes from the same
-    BLAS dot product either way, so the result does not depend on the split.
+    """``np.matmul(a, b)``, threaded as the module docstring says: by OpenBLAS unless
+    chainrule has split other work recently; then a large product of matrices is split over
+    chainrule's threads by columns of ``b`` (or by rows of ``a`` when ``b`` is the narrower),
+    a large batch of products by the leading batch dimension, and anything else runs on one
+    BLAS thread. Each output element comes from the same BLAS dot product either way.
 
     Example:
         >>> import numpy as np
@@ -283,22 +299,22 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.matmul(a, b)
     m, k = a.shape[-2:]
     n = b.shape[-1]
-    if m * n * k <= _BLAS_THREADS_FROM:  # (per product: OpenBLAS starts no threads)
-        return np.matmul(a, b)
+    if m * n * k <= _BLAS_THREADS_FROM or time.monotonic() - _last_own > _OWN_RECENT_S:
+        return np.matmul(a, b)  # (too small for OpenBLAS to thread, or left to its threads)
     batch = a.shape[:-2]
     worth_it = 2 * m * n * k * int(np.prod(batch)) >= _PARALLEL_FLOP
     if a.ndim == 2 and b.ndim == 2:
         out = np.empty((m, n), dtype=np.result_type(a, b))
         if n >= m:
             over_range(n, lambda c0, c1: np.matmul(a, b[:, c0:c1], out=out[:, c0:c1]),
-                       worth_it=worth_it)
+                       worth_it, gemm=True)
         else:
             over_range(m, lambda r0, r1: np.matmul(a[r0:r1], b, out=out[r0:r1]),
-                       worth_it=worth_it)
+                       worth_it, gemm=True)
         return out
     if a.shape[:-2] == b.shape[:-2]:
         out = np.empty(batch + (m, n), dtype=np.result_type(a, b))
         over_range(batch[0], lambda s0, s1: np.matmul(a[s0:s1], b[s0:s1], out=out[s0:s1]),
-                   worth_it=worth_it)
+                   worth_it, gemm=True)
         return out
-    return run_parts([lambda: np.matmul(a, b)])[0]  # broadcast batches: one BLAS thread
+    return run_parts([lambda: np.matmul(a, b)], gemm=True)[0]  # broadcast: one BLAS thread

@@ -60,9 +60,9 @@ __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 # and the GEMM (2 samples of the benchmark layer per chunk; 4 MB chunks measured ~2x slower).
 _CHUNK_ELEMENTS = 1 << 19
 
-# Convolutions of at least this many FLOPs split the batch over the threads (below it the
-# threads' start-up, ~20 us, is not paid back).
-_PARALLEL_FLOP = 20_000_000
+# Convolutions of at least this many FLOPs split the batch over the threads (~0.5 ms on one
+# core; below it the ~55 us wake-up of a second thread is not paid back).
+_PARALLEL_FLOP = 50_000_000
 
 
 # ---------------------------------------------------------------------------------------------

@@ -107,6 +107,7 @@ def test_regions_from_two_python_threads_keep_their_own_results(fake_blas):
 def test_matmul_split_over_threads_equals_numpy(shapes, fake_blas, monkeypatch):
     monkeypatch.setattr(threads, "_BLAS_THREADS_FROM", 0)
     monkeypatch.setattr(threads, "_PARALLEL_FLOP", 0)
+    monkeypatch.setattr(threads, "_OWN_RECENT_S", float("inf"))  # always split
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal(s).astype(np.float32) for s in shapes)
     out = threads.matmul(a, b)
@@ -116,3 +117,20 @@ def test_matmul_split_over_threads_equals_numpy(shapes, fake_blas, monkeypatch):
     assert fake_blas["threads"] == 2
     ints = threads.matmul(np.arange(12).reshape(3, 4), np.arange(8).reshape(4, 2))
     np.testing.assert_array_equal(ints, np.arange(12).reshape(3, 4) @ np.arange(8).reshape(4, 2))
+
+
+def test_matmul_splits_only_after_other_work_was_split(fake_blas, monkeypatch):
+    # GEMMs are left to the BLAS's own threads, unless chainrule split other work lately.
+    monkeypatch.setattr(threads, "_BLAS_THREADS_FROM", 0)
+    monkeypatch.setattr(threads, "_PARALLEL_FLOP", 0)
+    monkeypatch.setattr(threads, "_last_own", float("-inf"))
+    regions = []
+    real = threads.run_parts
+    monkeypatch.setattr(threads, "run_parts", lambda parts, gemm=False: regions.append(
+        (len(parts), gemm)) or real(parts, gemm))
+    a, b = np.ones((8, 4)), np.ones((4, 8))
+    threads.matmul(a, b)
+    assert regions == []
+    threads.over_range(4, lambda lo, hi: None)  # other work, split over two threads
+    threads.matmul(a, b)
+    assert regions[-1] == (2, True)
