@@ -180,38 +180,42 @@ def _conv_gemm(name: str, a: tuple, b: tuple, kwargs: dict) -> tuple[int, int, i
 
 def _gemm_floor(shapes: list[tuple[int, int, int, int]], repeats: int = 20) -> float:
     """ms for NumPy's matmul alone on these (count, M, K, N) shapes, float32, each run
-    ``count`` times into preallocated outputs; median of repeats. Repeated GEMMs (a
-    convolution's per-sample ones) are split over the threads as chainrule splits its
-    convolutions (chainrule/_backend/threads.py), single GEMMs use the BLAS's threads."""
+    ``count`` times into preallocated outputs: the sum over shapes of the median time of
+    each. Repeated GEMMs (a convolution's per-sample ones) are split over the threads as
+    chainrule splits its convolutions (chainrule/_backend/threads.py), single GEMMs use the
+    BLAS's threads. Each shape is timed on its own after a pause, so that OpenBLAS's threads,
+    which spin for ~0.1 s after a threaded GEMM, do not compete with the split ones."""
     from chainrule._backend import threads
 
     rng = np.random.default_rng(0)
-    cases = [(count, rng.standard_normal((m, k), dtype=np.float32),
-              rng.standard_normal((k, n), dtype=np.float32),
-              [np.empty((m, n), np.float32) for _ in range(threads.num_threads())])
-             for count, m, k, n in shapes]
+    total = 0.0
+    for count, m, k, n in shapes:
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((k, n), dtype=np.float32)
+        outs = [np.empty((m, n), np.float32) for _ in range(threads.num_threads())]
 
-    def run() -> None:
-        for count, a, b, outs in cases:
+        def some(n0: int, n1: int, a: np.ndarray = a, b: np.ndarray = b, outs: list = outs,
+                 count: int = count) -> None:
+            out = outs[n0 * len(outs) // count]
+            for _ in range(n0, n1):
+                np.matmul(a, b, out=out)
+
+        def run(a: np.ndarray = a, b: np.ndarray = b, outs: list = outs,
+                count: int = count, some: Any = some) -> None:
             if count == 1:
                 np.matmul(a, b, out=outs[0])
-                continue
+            else:
+                threads.over_range(count, some)
 
-            def some(n0: int, n1: int, a: np.ndarray = a, b: np.ndarray = b,
-                     outs: list = outs, count: int = count) -> None:
-                out = outs[n0 * len(outs) // count]
-                for _ in range(n0, n1):
-                    np.matmul(a, b, out=out)
-
-            threads.over_range(count, some)
-
-    run()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+        time.sleep(0.25)
         run()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            run()
+            times.append(time.perf_counter() - t0)
+        total += statistics.median(times)
+    return total * 1e3
 
 
 def _run(torch: Any, args: argparse.Namespace, which: str) -> dict[str, float]:
