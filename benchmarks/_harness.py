@@ -10,6 +10,11 @@ The method every benchmark in this folder follows (docs/benchmarks.md, "Method")
   round, so a slow spell on these shared cores hurts both);
 - each figure is the median over rounds of the per-round ratio, with the range in brackets.
 
+Each round also records how busy the machine was with other processes while each child ran
+(Linux: the CPU time /proc/stat counts beyond the child's own), printed as ``other load`` in
+cores: on a shared machine that says how far to trust the figures. ``--wait-idle S`` waits
+up to S seconds before each child for the other processes to leave the cores free.
+
 A ratio is always "chainrule relative to PyTorch" in speed: above 1.0 chainrule is faster.
 For a metric where lower is better (seconds, MB) the ratio is PyTorch's value over chainrule's.
 
@@ -35,6 +40,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +60,9 @@ class Workload:
     ``metrics`` maps each reported metric to ``"higher"`` or ``"lower"`` (which is better);
     other keys the function returns are kept in ``--json`` output but not compared.
     ``threads`` is the thread count both frameworks get (torch.set_num_threads, and the
-    BLAS/OpenMP variables set before the child imports anything).
+    BLAS/OpenMP variables set before the child imports anything). ``shown`` names returned
+    keys that are printed as each framework's median without a ratio (context such as NumPy's
+    own GEMM rate measured in the same child).
     """
 
     fn: Callable[[Any, argparse.Namespace], dict[str, float]]
@@ -62,6 +70,7 @@ class Workload:
     metrics: dict[str, str]
     threads: int = 2
     extra: dict[str, Any] = field(default_factory=dict)
+    shown: tuple[str, ...] = ()
 
 
 def mnist_arrays(train: bool = True, root: str | os.PathLike | None = None,
@@ -88,6 +97,8 @@ def _parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--only", action="append", default=None, help="run only this workload")
     parser.add_argument("--json", default=None, help="write every round's figures here")
     parser.add_argument("--data", default=str(MNIST_ROOT), help="MNIST IDX folder")
+    parser.add_argument("--wait-idle", type=float, default=0.0, metavar="S",
+                        help="before each child, wait up to S seconds for idle cores")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--backend", choices=BACKENDS, default=None, help=argparse.SUPPRESS)
     return parser
@@ -102,17 +113,49 @@ def _run_child(workloads: dict[str, Workload], args: argparse.Namespace) -> None
     print(json.dumps(result))
 
 
+def _busy_jiffies() -> int | None:
+    """CPU time all processes have used (non-idle jiffies in /proc/stat), None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return sum(fields) - fields[3] - fields[4]  # minus idle and iowait
+
+
+def _wait_idle(limit_s: float) -> None:
+    """Wait (up to ``limit_s``) until other processes use under 10% of a core for 2 s."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        before = _busy_jiffies()
+        if before is None:
+            return
+        time.sleep(2.0)
+        if _busy_jiffies() - before <= 0.1 * 2.0 * os.sysconf("SC_CLK_TCK"):
+            return
+
+
 def _spawn(script: str, name: str, work: Workload, backend: str,
-           argv: list[str]) -> dict[str, float]:
+           argv: list[str], wait_idle: float = 0.0) -> dict[str, float]:
+    if wait_idle > 0:
+        _wait_idle(wait_idle)
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(work.threads)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     cmd = [sys.executable, script, "--child", name, "--backend", backend, *argv]
+    busy0, own0, t0 = _busy_jiffies(), os.times(), time.monotonic()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    busy1, own1, t1 = _busy_jiffies(), os.times(), time.monotonic()
     if done.returncode != 0:
         raise RuntimeError(f"{backend} child for {name!r} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if busy0 is not None and busy1 is not None:
+        own = (own1.children_user + own1.children_system
+               - own0.children_user - own0.children_system)
+        others = (busy1 - busy0) / os.sysconf("SC_CLK_TCK") - own
+        result["_other_load"] = max(0.0, others) / max(t1 - t0, 1e-9)  # in cores
+    return result
 
 
 def ratio(torch_value: float, chainrule_value: float, better: str) -> float:
@@ -147,7 +190,7 @@ def main(workloads: dict[str, Workload], description: str,
     rounds_n = args.rounds or (3 if args.quick else 5)
     # Everything after the script's name except the parent-only flags goes to each child.
     raw = sys.argv[1:] if argv is None else list(argv)
-    child_argv = _strip(raw, {"--rounds": 1, "--only": 1, "--json": 1})
+    child_argv = _strip(raw, {"--rounds": 1, "--only": 1, "--json": 1, "--wait-idle": 1})
     names = args.only or list(workloads)
     results: dict[str, list[dict[str, dict[str, float]]]] = {}
     print(f"chainrule vs PyTorch, each in a fresh process; median of {rounds_n} alternating "
@@ -157,17 +200,31 @@ def main(workloads: dict[str, Workload], description: str,
         rounds = []
         for i in range(rounds_n):
             order = BACKENDS if i % 2 == 0 else BACKENDS[::-1]
-            rounds.append({b: _spawn(script, name, work, b, child_argv) for b in order})
+            rounds.append({b: _spawn(script, name, work, b, child_argv, args.wait_idle)
+                           for b in order})
         results[name] = rounds
         print(work.title)
         for metric, better in work.metrics.items():
             t, c, med, lo, hi = summarize(rounds, metric, better)
-            print(f"  {metric:<22} torch {t:>12,.4g}  chainrule {c:>12,.4g}  "
+            print(f"  {metric:<22} torch {_fmt(t):>10}  chainrule {_fmt(c):>10}  "
                   f"ratio {med:.2f}x [{lo:.2f}-{hi:.2f}]")
+        for key in work.shown:
+            t = statistics.median(r["torch"][key] for r in rounds)
+            c = statistics.median(r["chainrule"][key] for r in rounds)
+            print(f"  {key:<22} torch {_fmt(t):>10}  chainrule {_fmt(c):>10}  (no ratio)")
+        loads = [r[b]["_other_load"] for r in rounds for b in BACKENDS if "_other_load" in r[b]]
+        if loads:
+            print(f"  other load: median {statistics.median(loads):.2f} cores, "
+                  f"max {max(loads):.2f} (other processes while the children ran)")
         sys.stdout.flush()
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return results
+
+
+def _fmt(value: float) -> str:
+    """A figure for the table: thousands separators from 1,000 on, else 4 significant digits."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
 def _strip(argv: list[str], drop: dict[str, int]) -> list[str]:

@@ -1,11 +1,21 @@
 """Per-op overhead: a 1,000-op chain of element-wise ops on shape (16,), chainrule vs PyTorch.
 
-Three measurements per framework, in one process, interleaved so both see the same machine
-load: forward with autograd recording, forward + backward, forward under no_grad. The chain
-cycles through a unary op, a binary op with a Python scalar, a binary op with a tensor and
-another unary op, so it exercises dispatch, constant handling and the engine.
+The chain cycles through a unary op, a binary op with a Python scalar, a binary op with a
+tensor and another unary op (tanh, ``* 1.01``, ``+ w``, sigmoid), so it exercises dispatch,
+constant handling and the autograd engine; on 16 elements the arithmetic is negligible and
+what is measured is each framework's cost per op. Three workloads, each in microseconds per
+op from the median of ``--repeats`` chains:
 
-Run: python benchmarks/bench_core.py [--repeats 15]
+- ``fwd_bwd``: forward recording the graph, then backward (the headline);
+- ``forward``: the recording forward alone;
+- ``no_grad``: the forward under ``no_grad``.
+
+Method (``benchmarks/_harness.py``): each framework in a fresh process that never imports the
+other, 1 thread (on 16 elements threads only add overhead), alternating rounds, median ratio
+with its range. Each child also times the same chain in plain NumPy (``numpy_us_per_op``,
+printed without a ratio).
+
+Run: python benchmarks/bench_core.py [--quick] [--rounds 5] [--repeats 41]
 """
 
 from __future__ import annotations
@@ -17,16 +27,17 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from _harness import Workload, main
 
 N_OPS = 1000
 
 
-def chain(lib: Any, x: Any, w: Any) -> Any:
+def chain(torch: Any, x: Any, w: Any) -> Any:
     for _ in range(N_OPS // 4):
-        x = lib.tanh(x)
+        x = torch.tanh(x)
         x = x * 1.01
         x = x + w
-        x = lib.sigmoid(x)
+        x = torch.sigmoid(x)
     return x
 
 
@@ -39,60 +50,51 @@ def numpy_chain(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return x
 
 
-def _time(fn: Callable[[], Any]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+def _us_per_op(fn: Callable[[], Any], repeats: int) -> float:
+    for _ in range(3):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) / N_OPS * 1e6
 
 
-def measure(lib: Any) -> dict[str, Callable[[], Any]]:
-    x = lib.ones(16, requires_grad=True)
-    w = lib.full((16,), 0.1, requires_grad=True)
+def _run(torch: Any, args: argparse.Namespace, which: str) -> dict[str, float]:
+    x = torch.ones(16, requires_grad=True)
+    w = torch.full((16,), 0.1, requires_grad=True)
+    repeats = 11 if args.quick else args.repeats
 
-    def fwd() -> Any:
-        return chain(lib, x, w)
+    def fn() -> None:
+        if which == "no_grad":
+            with torch.no_grad():
+                chain(torch, x, w)
+        elif which == "forward":
+            chain(torch, x, w)
+        else:
+            chain(torch, x, w).sum().backward()
 
-    def fwd_bwd() -> None:
-        chain(lib, x, w).sum().backward()
-
-    def no_grad() -> Any:
-        with lib.no_grad():
-            return chain(lib, x, w)
-
-    return {"forward (autograd)": fwd, "forward+backward": fwd_bwd, "forward (no_grad)": no_grad}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=15)
-    args = parser.parse_args()
-
-    import torch
-
-    import chainrule
-
-    torch.set_num_threads(1)  # tiny tensors: threads only add overhead for both
-    cases = {"torch": measure(torch), "chainrule": measure(chainrule)}
-    for fns in cases.values():  # warm up
-        for fn in fns.values():
-            fn()
-    times: dict[str, dict[str, list[float]]] = {k: {n: [] for n in v} for k, v in cases.items()}
-    for _ in range(args.repeats):
-        for lib, fns in cases.items():
-            for name, fn in fns.items():
-                times[lib][name].append(_time(fn))
     xs, ws = np.ones(16, np.float32), np.full(16, 0.1, np.float32)
-    numpy_us = statistics.median(_time(lambda: numpy_chain(xs, ws))
-                                 for _ in range(args.repeats)) / N_OPS * 1e6
+    return {"us_per_op": _us_per_op(fn, repeats),
+            "numpy_us_per_op": _us_per_op(lambda: numpy_chain(xs, ws), repeats)}
 
-    print(f"{N_OPS}-op element-wise chain on shape (16,); median of {args.repeats} runs")
-    print(f"{'measurement':<22}{'torch us/op':>12}{'chainrule us/op':>17}{'ratio':>8}")
-    for name in cases["torch"]:
-        t = statistics.median(times["torch"][name]) / N_OPS * 1e6
-        c = statistics.median(times["chainrule"][name]) / N_OPS * 1e6
-        print(f"{name:<22}{t:>12.2f}{c:>17.2f}{c / t:>7.2f}x")
-    print(f"{'plain numpy':<22}{'':>12}{numpy_us:>17.2f}")
+
+def _workload(which: str, title: str) -> Workload:
+    return Workload(lambda torch, args: _run(torch, args, which), title,
+                    {"us_per_op": "lower"}, threads=1, shown=("numpy_us_per_op",))
+
+
+WORKLOADS = {
+    "fwd_bwd": _workload("fwd_bwd", "1,000-op chain on (16,), forward + backward"),
+    "forward": _workload("forward", "1,000-op chain on (16,), forward recording the graph"),
+    "no_grad": _workload("no_grad", "1,000-op chain on (16,), forward under no_grad"),
+}
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repeats", type=int, default=41, help="chains timed per child")
 
 
 if __name__ == "__main__":
-    main()
+    main(WORKLOADS, description=__doc__, add_arguments=_arguments)

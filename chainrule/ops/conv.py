@@ -23,11 +23,19 @@ How the arrays are laid out (DESIGN.md section 6; measured on the 2-core benchma
   copies instead of ``kh * kw``, straight from the input): the vertical taps are row offsets
   into the same buffer, so each is a plain strided matrix for BLAS, and the ``kh`` partial
   products are summed.
-- GEMM orientation matters to OpenBLAS: the forward runs positions x channels (then one
-  transposing copy into NCHW, bias added on the way), the weight gradient (channels * taps)
-  x positions against the cotangent's transposed view.
-- Benchmark layer (64->64, 3x3, 32x64x32x32, 2 cores): forward ~19 ms (~127 GFLOP/s, 0.64
-  of NumPy's square-GEMM peak), forward + backward ~58 ms.
+- The forward runs channels x positions GEMMs written straight into the NCHW output (the
+  bias added per chunk while it is in cache); the weight gradient (channels * taps) x
+  positions against the cotangent's transposed view.
+- The batch is split in one contiguous part per thread, each with its own column buffers,
+  and BLAS runs one thread per part (``chainrule/_backend/threads.py``): OpenBLAS threads
+  each small chunk GEMM only partly, and the im2col copies run on one core otherwise.
+- Measured on the project's 2-core machine (one thread, thread CPU time): the benchmark
+  layer (64->64, 3x3, 32x64x32x32) forward 22.4 ms, input gradient 22.6 ms, weight gradient
+  22.3 ms, ~100-110 GFLOP/s against ~125 for NumPy's GEMM alone; on two threads forward +
+  backward takes about half (the split scales ~1.9x).
+- Winograd F(2x2, 3x3) was tried for the forward (2.25x fewer multiplications): its input
+  and output transforms, strided NumPy passes, cost more than the GEMM time saved (21.8 ms
+  against 14.9 ms for 32->64 on 64x26x26, one thread), so it is not used.
 - The transposed convolution is one GEMM to columns, then ``kh * kw`` strided adds back into
   the image (col2im), never ``np.add.at``; with stride 1 it is instead a convolution with the
   flipped kernel, which measured faster.
@@ -39,6 +47,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chainrule import _backend
+from chainrule._backend import threads as _threads
 from chainrule.autograd.op import Op
 from chainrule.ops._util import is_tensor
 
@@ -50,6 +59,10 @@ __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d"]
 # Elements of one chunk's column buffer: ~2 MB of float32 stays in cache across the copy
 # and the GEMM (2 samples of the benchmark layer per chunk; 4 MB chunks measured ~2x slower).
 _CHUNK_ELEMENTS = 1 << 19
+
+# Convolutions of at least this many FLOPs split the batch over the threads (~0.5 ms on one
+# core; below it the ~55 us wake-up of a second thread is not paid back).
+_PARALLEL_FLOP = 50_000_000
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,6 +169,14 @@ class _Columns:
         return buf.reshape(m, self.groups, C // self.groups * kh * kw, Ho * Wo)
 
 
+def _over_batch(N: int, flop: int, fn: Any) -> list[Any]:
+    """``fn(n0, n1)`` over the whole batch, or over one contiguous part of the batch per
+    thread when the work is large enough (chainrule/_backend/threads.py); the results in
+    batch order. Each part builds its own column buffers, so the parts share nothing they
+    write but disjoint slices of the output."""
+    return _threads.over_range(N, fn, worth_it=flop >= _PARALLEL_FLOP)
+
+
 def _conv2d(x: Any, w: Any, stride: tuple, padding: tuple, dilation: tuple,
             groups: int, bias: Any = None) -> Any:
     N, C, H, W = x.shape
@@ -176,54 +197,49 @@ def _conv2d(x: Any, w: Any, stride: tuple, padding: tuple, dilation: tuple,
         # 1x1: the input (strided if need be) is already the column matrix
         src = x if stride == (1, 1) else x[:, :, ::stride[0], ::stride[1]]
         src = xp.ascontiguousarray(src).reshape(N, G, Cg, Ho * Wo)
-        xp.matmul(w.reshape(G, Cog, Cg), src, out=out_g)
+        w1 = w.reshape(G, Cog, Cg)
+        _over_batch(N, 2 * N * Cout * Cg * Ho * Wo,
+                    lambda n0, n1: xp.matmul(w1, src[n0:n1], out=out_g[n0:n1]))
         if bias is not None:
             out += bias.reshape(1, Cout, 1, 1)
         return out
-    if Cg * kw < 24:
-        # Few input channels (a first layer: 1 or 3 channels): the narrow layout's GEMMs
-        # would have an inner size of Cg*kw (3 for MNIST), which BLAS runs badly. Full
-        # columns, and channels x positions GEMMs written straight into the NCHW output.
-        # Measured (64 samples, 2 cores): 1->32 3x3 on 28x28 3.6 -> 0.6 ms; 3->32 3x3 on
-        # 32x32 5.4 -> 1.7 ms; 3->64 7x7 21 -> 9 ms. From Cg*kw = 24 on, narrow wins.
-        cols = _Columns(x.shape, dtype, (kh, kw), stride, padding, dilation, G, (Ho, Wo),
-                        narrow=False)
-        wg = w.reshape(G, Cog, Cg * kh * kw)
-        for n0, n1, mat in cols.chunks(x):
-            xp.matmul(wg, mat, out=out_g[n0:n1])
-        if bias is not None:
-            out += bias.reshape(1, Cout, 1, 1)
-        return out
-    # the bias is added by the copy that writes each chunk's result (no extra pass)
-    b_t = None if bias is None else bias.reshape(G, Cog, 1)
-    cols = _Columns(x.shape, dtype, (kh, kw), stride, padding, dilation, G, (Ho, Wo))
-    # The GEMMs are arranged positions x channels (out^T = cols^T w^T): OpenBLAS runs that
-    # orientation ~10% faster here (170 vs 155 GFLOP/s) than channels x positions; the sum
-    # over taps writes through a transposed view of the NCHW output.
-    if cols.narrow:
-        # w[o, c, i, j] -> ws[g, i, (c, j), o], matching the narrow column rows
-        ws = xp.ascontiguousarray(
-            w.reshape(G, Cog, Cg, kh, kw).transpose(0, 3, 2, 4, 1)).reshape(G, kh, Cg * kw, Cog)
-        part = xp.empty((cols.nb, G, kh, Ho * Wo, Cog), dtype=dtype)
-        acc = xp.empty((cols.nb, G, Ho * Wo, Cog), dtype=dtype)
+    flop = 2 * N * Cout * Cg * kh * kw * Ho * Wo
+    # Few input channels (a first layer: 1 or 3 channels): the narrow layout's GEMMs would
+    # have an inner size of Cg*kw (3 for MNIST), which BLAS runs badly: full columns.
+    # Measured (64 samples, 2 cores): 1->32 3x3 on 28x28 3.6 -> 0.6 ms; 3->32 3x3 on 32x32
+    # 5.4 -> 1.7 ms; 3->64 7x7 21 -> 9 ms. From Cg*kw = 24 on, narrow wins.
+    narrow = Cg * kw >= 24 and stride[0] == 1 and kh > 1
+    cols_args = ((kh, kw), stride, padding, dilation, G, (Ho, Wo))
+    # Channels x positions GEMMs written straight into the NCHW output (the kh partial
+    # products of the narrow layout summed there). Measured with one thread against
+    # positions x channels plus a transposing copy: 32->64 on 64x26x26 15.2 -> 13.6 ms,
+    # bench_conv.py's layer 24.3 -> 22.9 ms, and equal or faster on 7 other shapes.
+    if narrow:
+        # w[o, c, i, j] -> wn[g, i, o, (c, j)], matching the narrow column rows
+        wn = xp.ascontiguousarray(
+            w.reshape(G, Cog, Cg, kh, kw).transpose(0, 3, 1, 2, 4)).reshape(G, kh, Cog, Cg * kw)
     else:
-        ws = w.reshape(G, Cog, Cg * kh * kw).swapaxes(-1, -2)
-    for n0, n1, mat in cols.chunks(x):
-        m = n1 - n0
-        if cols.narrow:
-            p, a = part[:m], acc[:m]
-            xp.matmul(mat.swapaxes(-1, -2), ws, out=p)
-            # sum the taps contiguously, then one transposing copy (a reduction written
-            # straight through the transposed view measured 20x slower)
-            xp.add(p[:, :, 0], p[:, :, 1], out=a)
-            for i in range(2, kh):
-                a += p[:, :, i]
-        else:
-            a = xp.matmul(mat.swapaxes(-1, -2), ws)
-        if b_t is None:
-            out_g[n0:n1] = a.swapaxes(-1, -2)
-        else:
-            xp.add(a.swapaxes(-1, -2), b_t, out=out_g[n0:n1])
+        wg = w.reshape(G, Cog, Cg * kh * kw)
+    b_g = None if bias is None else bias.reshape(G, Cog, 1)
+
+    def part(n0: int, n1: int) -> None:
+        cols = _Columns((n1 - n0,) + x.shape[1:], dtype, *cols_args, narrow=narrow)
+        if narrow:
+            tmp = xp.empty((cols.nb, G, Cog, Ho * Wo), dtype=dtype)
+        for m0, m1, mat in cols.chunks(x[n0:n1]):
+            target = out_g[n0 + m0:n0 + m1]
+            if narrow:  # mat: (m, G, kh, Cg*kw, Ho*Wo), one strided matrix per tap row
+                xp.matmul(wn[:, 0], mat[:, :, 0], out=target)
+                t = tmp[:m1 - m0]
+                for i in range(1, kh):
+                    xp.matmul(wn[:, i], mat[:, :, i], out=t)
+                    target += t
+            else:  # mat: (m, G, Cg*kh*kw, Ho*Wo)
+                xp.matmul(wg, mat, out=target)
+            if b_g is not None:
+                target += b_g  # while the chunk is in cache
+
+    _over_batch(N, flop, part)
     return out
 
 
@@ -253,29 +269,34 @@ def _conv_transpose2d(x: Any, w: Any, stride: tuple, padding: tuple, output_padd
     Hp, Wp = Ho + 2 * ph, Wo + 2 * pw
     wt = w.reshape(G, Cig, Cog * kh * kw).transpose(0, 2, 1)  # (G, Cog*kh*kw, Cig)
     per_sample = Cout * kh * kw * Hi * Wi
-    nb = max(1, min(N, _CHUNK_ELEMENTS // max(per_sample, 1)))
-    cols = xp.empty((nb, G, Cog * kh * kw, Hi * Wi), dtype=dtype)
     padded = ph or pw
-    buf = xp.empty((nb, Cout, Hp, Wp), dtype=dtype) if padded else None
     xg = x.reshape(N, G, Cig, Hi * Wi)
     hspan, wspan = sh * (Hi - 1) + 1, sw * (Wi - 1) + 1
-    for n0 in range(0, N, nb):
-        n1 = min(N, n0 + nb)
-        m = n1 - n0
-        c = cols[:m]
-        xp.matmul(wt, xg[n0:n1], out=c)
-        c6 = c.reshape(m, Cout, kh, kw, Hi, Wi)
-        if padded:
-            target = buf[:m]
-            target[...] = 0
-        else:
-            target = out[n0:n1]
-        # col2im: one strided add per kernel tap
-        for i in range(kh):
-            for j in range(kw):
-                target[:, :, i * dh:i * dh + hspan:sh, j * dw:j * dw + wspan:sw] += c6[:, :, i, j]
-        if padded:
-            out[n0:n1] = target[:, :, ph:ph + Ho, pw:pw + Wo]
+
+    def part(p0: int, p1: int) -> None:  # samples p0:p1, one part of the batch
+        nb = max(1, min(p1 - p0, _CHUNK_ELEMENTS // max(per_sample, 1)))
+        cols = xp.empty((nb, G, Cog * kh * kw, Hi * Wi), dtype=dtype)
+        buf = xp.empty((nb, Cout, Hp, Wp), dtype=dtype) if padded else None
+        for n0 in range(p0, p1, nb):
+            n1 = min(p1, n0 + nb)
+            m = n1 - n0
+            c = cols[:m]
+            xp.matmul(wt, xg[n0:n1], out=c)
+            c6 = c.reshape(m, Cout, kh, kw, Hi, Wi)
+            if padded:
+                target = buf[:m]
+                target[...] = 0
+            else:
+                target = out[n0:n1]
+            # col2im: one strided add per kernel tap
+            for i in range(kh):
+                for j in range(kw):
+                    target[:, :, i * dh:i * dh + hspan:sh,
+                           j * dw:j * dw + wspan:sw] += c6[:, :, i, j]
+            if padded:
+                out[n0:n1] = target[:, :, ph:ph + Ho, pw:pw + Wo]
+
+    _over_batch(N, 2 * N * Cin * Cog * kh * kw * Hi * Wi, part)
     return out
 
 
@@ -294,25 +315,46 @@ def _conv_weight2d(x: Any, g: Any, kernel: tuple, stride: tuple, padding: tuple,
         src = x if stride == (1, 1) else x[:, :, ::stride[0], ::stride[1]]
         src = src.reshape(N, G, Cg, Ho * Wo) if src.flags.c_contiguous else \
             xp.ascontiguousarray(src).reshape(N, G, Cg, Ho * Wo)
-        acc = xp.matmul(gg, src.swapaxes(-1, -2)).sum(axis=0)
-        return acc.reshape(Cout, Cg, 1, 1)
-    cols = _Columns(x.shape, dtype, kernel, stride, padding, dilation, G, (Ho, Wo))
-    acc = None
-    # (channels*taps x positions) @ (positions x out-channels), the cotangent read through a
-    # transposed view: 137 GFLOP/s against 119 for g @ cols^T; a contiguous transposed copy
-    # of g would run the GEMM at 184 but the copy itself costs more than it saves.
-    for n0, n1, mat in cols.chunks(x):
-        g_t = gg[n0:n1].swapaxes(-1, -2)  # (m, G, Ho*Wo, Cog)
-        if cols.narrow:
-            part = xp.matmul(mat, g_t[:, :, None])  # (m, G, kh, Cg*kw, Cog)
-        else:
-            part = xp.matmul(mat, g_t)  # (m, G, Cg*kh*kw, Cog)
-        part = part.sum(axis=0) if part.shape[0] > 1 else part[0]
-        if acc is None:
-            acc = part
-        else:
-            acc += part
-    if cols.narrow:
+        partials = _over_batch(
+            N, 2 * N * Cout * Cg * Ho * Wo,
+            lambda n0, n1: xp.matmul(gg[n0:n1], src[n0:n1].swapaxes(-1, -2)).sum(axis=0))
+        return sum(partials[1:], partials[0]).reshape(Cout, Cg, 1, 1)
+    # Few input channels (a first layer): full columns, and out-channels x (channels*taps)
+    # products, g @ cols^T. Measured (1->32 3x3 on 64x28x28, one thread): 1.31 ms with the
+    # narrow layout's GEMMs of inner size Cg*kw = 3, 0.55 ms.
+    first_layer = Cg * kw < 24
+    narrow = not first_layer and stride[0] == 1 and kh > 1  # _Columns' narrow layout
+
+    def part(n0: int, n1: int) -> Any:
+        cols = _Columns((n1 - n0,) + x.shape[1:], dtype, kernel, stride, padding, dilation, G,
+                        (Ho, Wo), narrow=narrow)
+        acc = None
+        # Otherwise (channels*taps x positions) @ (positions x out-channels), the cotangent
+        # read through a transposed view: 137 GFLOP/s against 119 for g @ cols^T; a
+        # contiguous transposed copy of g would run the GEMM at 184 but the copy itself costs
+        # more than it saves.
+        for m0, m1, mat in cols.chunks(x[n0:n1]):
+            g_m = gg[n0 + m0:n0 + m1]  # (m, G, Cog, Ho*Wo)
+            if first_layer:
+                prod = xp.matmul(g_m, mat.swapaxes(-1, -2))  # (m, G, Cog, Cg*kh*kw)
+            elif narrow:
+                prod = xp.matmul(mat, g_m.swapaxes(-1, -2)[:, :, None])  # (m, G, kh, Cg*kw, Cog)
+            else:
+                prod = xp.matmul(mat, g_m.swapaxes(-1, -2))  # (m, G, Cg*kh*kw, Cog)
+            prod = prod.sum(axis=0) if prod.shape[0] > 1 else prod[0]
+            if acc is None:
+                acc = prod
+            else:
+                acc += prod
+        return acc
+
+    partials = _over_batch(N, 2 * N * Cout * Cg * kh * kw * Ho * Wo, part)
+    acc = partials[0]
+    for more in partials[1:]:
+        acc += more
+    if first_layer:
+        return acc.reshape(Cout, Cg, kh, kw)
+    if narrow:
         return acc.reshape(G, kh, Cg, kw, Cog).transpose(0, 4, 2, 1, 3).reshape(Cout, Cg, kh, kw)
     return acc.reshape(G, Cg * kh * kw, Cog).swapaxes(-1, -2).reshape(Cout, Cg, kh, kw)
 

@@ -22,11 +22,18 @@ import numpy as np
 
 from chainrule import _backend
 from chainrule._backend import dtypes
+from chainrule._backend import threads as _threads
 from chainrule.autograd.op import Op
 from chainrule.ops._util import cast, dims_tuple, float_input, inplace_method, is_tensor, wrap_dim
 from chainrule.ops.elementwise import maximum, minimum, where
 
 xp = _backend.xp
+
+# Floating sums over the leading dimension (a batch: bias gradients, losses) of arrays this
+# large are split over the threads by that dimension, the parts' sums then added
+# (chainrule/_backend/threads.py). Measured: a conv bias gradient over 64x64x24x24, 0.33 ms
+# on one core.
+_PARALLEL_ELEMENTS = 1 << 20
 
 __all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var",
            "std", "var_mean", "std_mean", "norm", "logsumexp", "cumsum", "cumprod", "all", "any",
@@ -117,6 +124,11 @@ class Sum(Op):
 
     @staticmethod
     def forward(x, *, dim, keepdim):
+        if (x.size >= _PARALLEL_ELEMENTS and x.dtype.kind == "f"
+                and (dim is None or 0 in dim) and _threads.num_threads() > 1):
+            parts = _threads.over_range(
+                x.shape[0], lambda a, b: xp.sum(x[a:b], axis=dim, keepdims=keepdim))
+            return builtins.sum(parts[1:], parts[0])
         return xp.sum(x, axis=dim, keepdims=keepdim)
 
     @staticmethod

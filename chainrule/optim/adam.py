@@ -11,6 +11,7 @@ from chainrule.optim.optimizer import (
     ParamsT,
     _add,
     _addcmul_,
+    _in_parts,
     _lerp_,
     _new_step,
     _scalar,
@@ -124,24 +125,31 @@ class Adam(Optimizer):
         state["step"] += 1
         step = float(state["step"])
 
-        g = _weight_decay(p, g, lr, group)
-        _adam_moments_(exp_avg, exp_avg_sq, g, beta1, beta2)
-
         step_size = lr / (1 - beta1 ** step)
         bias_correction2_sqrt = (1 - beta2 ** step) ** 0.5
-        if group["amsgrad"]:
-            max_exp_avg_sq = state["max_exp_avg_sq"]
-            np.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-            denom = np.sqrt(max_exp_avg_sq)
-        else:
-            denom = np.sqrt(exp_avg_sq)
-        # denom = sqrt(v) / bias_correction2_sqrt + eps; p += (-step_size * m) / denom, in
-        # place on two temporaries (an MNIST CNN's 1.2M-weight layer is memory-bound here)
-        denom /= bias_correction2_sqrt
-        denom += group["eps"]
-        update = np.multiply(exp_avg, -step_size)
-        update /= denom
-        p += update
+        amsgrad, eps = group["amsgrad"], group["eps"]
+
+        def kernel(p: np.ndarray, g: np.ndarray, exp_avg: np.ndarray, exp_avg_sq: np.ndarray,
+                   *max_sq: np.ndarray) -> None:
+            g = _weight_decay(p, g, lr, group)
+            _adam_moments_(exp_avg, exp_avg_sq, g, beta1, beta2)
+            if amsgrad:
+                np.maximum(max_sq[0], exp_avg_sq, out=max_sq[0])
+                denom = np.sqrt(max_sq[0])
+            else:
+                denom = np.sqrt(exp_avg_sq)
+            # denom = sqrt(v) / bias_correction2_sqrt + eps; p += (-step_size * m) / denom, in
+            # place on two temporaries (an MNIST CNN's 1.2M-weight layer is memory-bound here)
+            denom /= bias_correction2_sqrt
+            denom += eps
+            update = np.multiply(exp_avg, -step_size)
+            update /= denom
+            p += update
+
+        arrays = [p, g, exp_avg, exp_avg_sq]
+        if amsgrad:
+            arrays.append(state["max_exp_avg_sq"])
+        _in_parts(kernel, *arrays)
 
 
 def _weight_decay(p: np.ndarray, g: np.ndarray, lr: float, group: dict[str, Any]) -> np.ndarray:

@@ -30,6 +30,7 @@ from typing import Any, TypeAlias, cast
 import numpy as np
 
 from chainrule._backend import dtypes
+from chainrule._backend import threads as _threads
 from chainrule.autograd.grad_mode import enable_grad, no_grad
 from chainrule.tensor import Tensor
 
@@ -633,6 +634,19 @@ def _cast(param: Tensor, value: Any, key: Any = None) -> Any:
 # rounding where these round twice) and take float32 square roots through MKL: results agree
 # with torch's to a few float32 ulps, not bit for bit. Emulating the FMA through float64
 # costs 3-5x in time per update, for no change a training run can see.
+
+
+# Parameters with at least this many elements have their update split over the threads: each
+# thread runs the same element-wise passes on its own contiguous part (NumPy releases the GIL
+# in ufuncs; chainrule/_backend/threads.py). Below it the ~55 us wake-up of a second thread
+# costs more than the split saves (SGD with momentum: ~0.25 ms per million elements).
+_PARALLEL_ELEMENTS = 1 << 20
+
+
+def _in_parts(kernel: Callable[..., None], *arrays: np.ndarray) -> None:
+    """``kernel(*arrays)``, an element-wise update in place, on one part of the arrays per
+    thread when they are large (see ``threads.in_parts``)."""
+    _threads.in_parts(kernel, *arrays, min_size=_PARALLEL_ELEMENTS)
 
 
 def _add(g: np.ndarray, alpha: float, x: np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer, ParamsT, _add, _add_, _scalar
+from chainrule.optim.optimizer import Optimizer, ParamsT, _add, _add_, _in_parts, _scalar
 from chainrule.tensor import Tensor
 
 __all__ = ["SGD"]
@@ -80,18 +80,32 @@ class SGD(Optimizer):
                 raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: dict, group: dict[str, Any]) -> None:
-        if group["maximize"]:
-            g = -g
+        maximize = group["maximize"]
         weight_decay = _scalar(group["weight_decay"])
-        if weight_decay != 0:
-            g = _add(g, weight_decay, p)
         momentum = group["momentum"]
+        dampening, nesterov = group["dampening"], group["nesterov"]
+        lr = _scalar(group["lr"])
+        buf = state.get("momentum_buffer")
+        first = momentum != 0 and buf is None
+        if first:
+            state["momentum_buffer"] = buf = np.empty_like(p)
+
+        def kernel(p: np.ndarray, g: np.ndarray, *bufs: np.ndarray) -> None:
+            if maximize:
+                g = -g
+            if weight_decay != 0:
+                g = _add(g, weight_decay, p)
+            if momentum != 0:
+                (buf,) = bufs
+                if first:
+                    buf[...] = g  # torch's buffer starts at the first gradient
+                else:
+                    buf *= momentum
+                    _add_(buf, 1 - dampening, g)
+                g = _add(g, momentum, buf) if nesterov else buf
+            _add_(p, -lr, g)
+
         if momentum != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                state["momentum_buffer"] = buf = np.array(g, copy=True)
-            else:
-                buf *= momentum
-                _add_(buf, 1 - group["dampening"], g)
-            g = _add(g, momentum, buf) if group["nesterov"] else buf
-        _add_(p, -_scalar(group["lr"]), g)
+            _in_parts(kernel, p, g, buf)
+        else:
+            _in_parts(kernel, p, g)

@@ -130,6 +130,22 @@ _CASES = [  # (N, C_in, H, W, C_out, kernel, stride, padding, dilation, groups)
 
 @pytest.mark.parametrize("case", _CASES, ids=lambda c: "x".join(map(str, c[:4])) + f"-{c[5:]}")
 def test_conv2d_forward_and_all_gradients_float32(case) -> None:
+    _check_conv2d_case(case)
+
+
+@pytest.mark.parametrize("case", _CASES, ids=lambda c: "x".join(map(str, c[:4])) + f"-{c[5:]}")
+def test_conv2d_with_the_batch_split_over_threads(case, monkeypatch) -> None:
+    # Large convolutions split the batch over threads (chainrule/_backend/threads.py); forced
+    # here on small ones, with two parts even where the BLAS has one thread.
+    from chainrule._backend import threads
+    from chainrule.ops import conv
+
+    monkeypatch.setattr(conv, "_PARALLEL_FLOP", 0)
+    monkeypatch.setattr(threads, "num_threads", lambda: 2)
+    _check_conv2d_case(case)
+
+
+def _check_conv2d_case(case) -> None:
     n, c, h, w, co, k, s, p, d, g = case
     rng = np.random.default_rng(1)
     k2 = (k, k) if isinstance(k, int) else k

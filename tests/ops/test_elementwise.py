@@ -376,6 +376,28 @@ def test_relu_backward_zeroes_nonfinite_gradients_at_dead_units() -> None:
     assert ours.tolist() == theirs.tolist()
 
 
+def test_relu_split_over_threads_matches_torch(monkeypatch) -> None:
+    # Large ReLUs run in parts, one per thread (chainrule/_backend/threads.py); forced here on
+    # a small one, whose second half holds non-finite gradients at dead units.
+    from chainrule._backend import threads
+    from chainrule.ops import elementwise
+
+    monkeypatch.setattr(elementwise, "_PARALLEL_ELEMENTS", 0)
+    monkeypatch.setattr(threads, "num_threads", lambda: 2)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    g = rng.standard_normal((4, 6)).astype(np.float32)
+    g[3, :3] = [np.nan, np.inf, -np.inf]
+    x[3, :3] = -1.0
+    ours = chainrule.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    out, tout = ours.relu(), theirs.relu()
+    assert out.tolist() == tout.tolist()
+    out.backward(chainrule.tensor(g))
+    tout.backward(torch.tensor(g))
+    assert ours.grad.tolist() == theirs.grad.tolist()
+
+
 def test_float_errors_are_silent_as_in_torch_but_user_numpy_still_warns():
     # Run as a program with warnings as errors (pytest resets the filter list chainrule
     # installs on import): chainrule's inf and nan come silently, as torch's do; NumPy code of

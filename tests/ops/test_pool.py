@@ -154,6 +154,25 @@ def test_max_pool_gradient_goes_to_first_maximum_and_nan_wins() -> None:
     assert np.isnan(ours[0].item()) and ours[1].item() == theirs[1].item() == 3
 
 
+def test_max_pool_split_over_threads_matches_torch(monkeypatch) -> None:
+    # Large max pools search and scatter one part of the batch per thread; forced here on a
+    # small one with ties, and 3x3 windows over a 7x7 plane (a remainder row and column).
+    from chainrule._backend import threads
+
+    monkeypatch.setattr(pool, "_PARALLEL_ELEMENTS", 0)
+    monkeypatch.setattr(threads, "num_threads", lambda: 2)
+    rng = np.random.default_rng(0)
+    for k, shape in ((2, (5, 3, 6, 8)), (3, (3, 2, 7, 7))):
+        x = rng.integers(0, 4, shape).astype(np.float32)  # many ties: the first must win
+        ours, theirs = chainrule.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        out, tout = pool.max_pool2d(ours, k), TF.max_pool2d(theirs, k)
+        assert out.tolist() == tout.tolist()
+        g = rng.standard_normal(tuple(tout.shape)).astype(np.float32)
+        out.backward(chainrule.tensor(g))
+        tout.backward(torch.tensor(g))
+        assert ours.grad.tolist() == theirs.grad.tolist()
+
+
 def test_max_pool_grad_fn_and_double_backward() -> None:
     x = chainrule.randn(1, 1, 4, 4, requires_grad=True)
     y = pool.max_pool2d(x, 2)

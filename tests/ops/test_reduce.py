@@ -409,3 +409,20 @@ def test_modifying_max_indices_in_place_is_caught() -> None:
     indices.add_(0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         values.sum().backward()
+
+
+def test_large_sums_over_the_batch_split_over_threads_match_torch(monkeypatch) -> None:
+    # Floating sums over the leading dim of large arrays run one part of it per thread
+    # (chainrule/_backend/threads.py); forced here on a small array, with two parts.
+    from chainrule._backend import threads
+    from chainrule.ops import reduce
+
+    monkeypatch.setattr(reduce, "_PARALLEL_ELEMENTS", 0)
+    monkeypatch.setattr(threads, "num_threads", lambda: 2)
+    x = np.random.default_rng(0).standard_normal((5, 3, 4, 2)).astype(np.float32)
+    ours, theirs = chainrule.tensor(x), torch.tensor(x)
+    for dims, keep in (((0, 2, 3), False), ((0,), True), (None, False), ((1,), False)):
+        got = ours.sum(dims, keepdim=keep) if dims else ours.sum()
+        want = theirs.sum(dims, keepdim=keep) if dims else theirs.sum()
+        assert tuple(got.shape) == tuple(want.shape)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)

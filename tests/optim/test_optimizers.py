@@ -202,6 +202,19 @@ def test_steps_match_torch(case: tuple[str, dict]) -> None:
     assert_state_dicts_match(opt.state_dict(), topt.state_dict())
 
 
+@pytest.mark.parametrize("case", [c for c in CASES if c[0] in ("SGD", "Adam", "AdamW")],
+                         ids=_case_id)
+def test_updates_split_over_threads_match_torch(case: tuple[str, dict], monkeypatch) -> None:
+    # Large parameters are updated in parts, one per thread (optimizer._in_parts); forced here
+    # on the small ones, with two parts even where the BLAS has one thread.
+    from chainrule._backend import threads
+    from chainrule.optim import optimizer
+
+    monkeypatch.setattr(optimizer, "_PARALLEL_ELEMENTS", 0)
+    monkeypatch.setattr(threads, "num_threads", lambda: 2)
+    test_steps_match_torch(case)
+
+
 @pytest.mark.parametrize("case", CASES, ids=_case_id)
 def test_state_dict_resume(case: tuple[str, dict]) -> None:
     name, kw = case

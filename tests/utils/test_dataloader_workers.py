@@ -290,7 +290,13 @@ def torch_faults():
     handler that raises whenever *any* child exits, chainrule's workers included."""
     script = textwrap.dedent("""
         import json, sys
+        import torch.multiprocessing
         import torch.utils.data as data
+        # batches pass through shared memory named by file, not by a descriptor fetched from
+        # the worker: with descriptors, a worker that dies right after sending a batch makes
+        # torch raise ConnectionResetError for that batch instead of naming the death (seen
+        # under load)
+        torch.multiprocessing.set_sharing_strategy("file_system")
         sys.path.insert(0, sys.argv[1])
         from test_dataloader_workers import FAULT_MESSAGES, run_faulty
         out = {}
@@ -417,7 +423,15 @@ def run_ctrl_c(tmp_path, body, announcements=1):
         assert all(line.strip() for line in lines), proc.communicate()[1]
         if announcements:
             os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        out, err = proc.communicate(timeout=60)
+        try:
+            out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            # a worker left behind keeps the pipes open after the main process has gone (its
+            # faulthandler dump, after 30 s, says where it hung): fail with what it wrote
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate()
+            pytest.fail(f"no end within 60 s after Ctrl-C (status {proc.returncode})\n"
+                        f"stdout:\n{''.join(lines)}{out}\nstderr:\n{err}")
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
