@@ -10,6 +10,12 @@ The method every benchmark in this folder follows (docs/benchmarks.md, "Method")
   round, so a slow spell on these shared cores hurts both);
 - each figure is the median over rounds of the per-round ratio, with the range in brackets.
 
+The children run without ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``: some machines (the
+project's among them) set these to pin old OpenBLAS builds to safe kernels, and with them
+NumPy's current OpenBLAS runs its AVX2 (Haswell) GEMMs on a processor that has AVX-512, which
+a user's machine does not do. ``--machine-blas`` keeps them. The kernel NumPy's OpenBLAS runs
+is printed first.
+
 Each round also records how busy the machine was with other processes while each child ran
 (Linux: the CPU time /proc/stat counts beyond the child's own), printed as ``other load`` in
 cores: on a shared machine that says how far to trust the figures. ``--wait-idle S`` waits
@@ -99,6 +105,8 @@ def _parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--data", default=str(MNIST_ROOT), help="MNIST IDX folder")
     parser.add_argument("--wait-idle", type=float, default=0.0, metavar="S",
                         help="before each child, wait up to S seconds for idle cores")
+    parser.add_argument("--machine-blas", action="store_true",
+                        help="keep OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE for the children")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--backend", choices=BACKENDS, default=None, help=argparse.SUPPRESS)
     return parser
@@ -135,14 +143,50 @@ def _wait_idle(limit_s: float) -> None:
             return
 
 
+# Set on some machines to pin old OpenBLAS builds to safe kernels (see the module docstring).
+MACHINE_BLAS_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def child_environment(machine_blas: bool = False) -> dict[str, str]:
+    """The environment of a benchmark's child: this one, with this checkout's chainrule first
+    on ``PYTHONPATH`` and, unless ``machine_blas``, without the machine's OpenBLAS overrides."""
+    env = dict(os.environ)
+    if not machine_blas:
+        for var in MACHINE_BLAS_VARIABLES:
+            env.pop(var, None)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+_KERNEL_PROBE = """
+import ctypes, numpy
+names = [l.split(None, 5)[-1].strip() for l in open("/proc/self/maps") if "openblas" in l.lower()]
+for path in sorted(set(n for n in names if n.startswith("/"))):
+    lib = ctypes.CDLL(path)
+    for fn in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
+               "openblas_get_corename64_", "openblas_get_corename"):
+        if hasattr(lib, fn):
+            getattr(lib, fn).restype = ctypes.c_char_p
+            print("OpenBLAS", getattr(lib, fn)().decode()); raise SystemExit
+print("not OpenBLAS (unknown kernel)")
+"""
+
+
+def blas_kernel(machine_blas: bool = False) -> str:
+    """The GEMM kernel NumPy's OpenBLAS runs in a child, e.g. ``'OpenBLAS SkylakeX'``."""
+    done = subprocess.run([sys.executable, "-c", _KERNEL_PROBE], capture_output=True,
+                          text=True, env=child_environment(machine_blas))
+    return done.stdout.strip() or f"unknown ({done.stderr.strip()[-200:]})"
+
+
 def _spawn(script: str, name: str, work: Workload, backend: str,
-           argv: list[str], wait_idle: float = 0.0) -> dict[str, float]:
+           argv: list[str], wait_idle: float = 0.0,
+           machine_blas: bool = False) -> dict[str, float]:
     if wait_idle > 0:
         _wait_idle(wait_idle)
-    env = dict(os.environ)
+    env = child_environment(machine_blas)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(work.threads)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     cmd = [sys.executable, script, "--child", name, "--backend", backend, *argv]
     busy0, own0, t0 = _busy_jiffies(), os.times(), time.monotonic()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -190,17 +234,20 @@ def main(workloads: dict[str, Workload], description: str,
     rounds_n = args.rounds or (3 if args.quick else 5)
     # Everything after the script's name except the parent-only flags goes to each child.
     raw = sys.argv[1:] if argv is None else list(argv)
-    child_argv = _strip(raw, {"--rounds": 1, "--only": 1, "--json": 1, "--wait-idle": 1})
+    child_argv = _strip(raw, {"--rounds": 1, "--only": 1, "--json": 1, "--wait-idle": 1,
+                              "--machine-blas": 0})
     names = args.only or list(workloads)
     results: dict[str, list[dict[str, dict[str, float]]]] = {}
     print(f"chainrule vs PyTorch, each in a fresh process; median of {rounds_n} alternating "
           f"rounds, range in brackets; ratio > 1: chainrule faster (or smaller)")
+    print(f"NumPy's BLAS in the children: {blas_kernel(args.machine_blas)}")
     for name in names:
         work = workloads[name]
         rounds = []
         for i in range(rounds_n):
             order = BACKENDS if i % 2 == 0 else BACKENDS[::-1]
-            rounds.append({b: _spawn(script, name, work, b, child_argv, args.wait_idle)
+            rounds.append({b: _spawn(script, name, work, b, child_argv, args.wait_idle,
+                                     args.machine_blas)
                            for b in order})
         results[name] = rounds
         print(work.title)

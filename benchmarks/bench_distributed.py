@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]  # this checkout's chainrule
 
-from _harness import MNIST_ROOT, mnist_arrays  # noqa: E402
+from _harness import MNIST_ROOT, child_environment, mnist_arrays  # noqa: E402
 
 SIZES = [2 ** k for k in range(10, 27, 2)]  # 1 KB, 4 KB, ..., 64 MB
 MLP_CONFIGS = [("1 rank x 2 threads", 1, 2), ("2 ranks x 1 thread", 2, 1),
@@ -144,8 +144,7 @@ def child_mlp(data: str, quick: bool) -> None:
 def _job(nproc: int, threads: int, argv: list[str]) -> dict:
     from chainrule.distributed.launch import mpiexec_command
 
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env = child_environment()
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
     cmd = mpiexec_command(nproc, [__file__, *argv])

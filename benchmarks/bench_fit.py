@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _harness import MNIST_ROOT, ROOT, mnist_arrays  # noqa: E402
+from _harness import MNIST_ROOT, child_environment, mnist_arrays  # noqa: E402
 
 VARIANTS = ("loop", "fit")
 
@@ -116,10 +115,9 @@ def _child(args: argparse.Namespace) -> None:
 
 
 def _spawn(order: tuple[str, ...], argv: list[str]) -> dict:
-    env = dict(os.environ)
+    env = child_environment()
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = "1"
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     done = subprocess.run([sys.executable, __file__, "--child", ",".join(order), *argv],
                           capture_output=True, text=True, env=env)
     if done.returncode != 0:
