@@ -129,10 +129,31 @@ def _t_frozen(full: Any, n: int, B: int) -> Any:
 # LSTM
 
 
+def _lstm_raw(flat: Any, T: int, B: int, P: int, H: int) -> tuple[Any, Any, Any]:
+    """The blocks of an LSTM scan's flat output as stored: ``h (T, B, P)``, ``c (T, H, B)``,
+    ``gates (T, 4H, B)`` (the cell state and gates gate-major: see :class:`LstmScan`)."""
+    n_h, n_c = T * B * P, T * B * H
+    return (flat[:n_h].reshape(T, B, P), flat[n_h:n_h + n_c].reshape(T, H, B),
+            flat[n_h + n_c:n_h + n_c + 4 * n_c].reshape(T, 4 * H, B))
+
+
+def _lstm_views(flat: Any, T: int, B: int, P: int, H: int) -> tuple[Any, Any, Any]:
+    """The same blocks (array or Tensor) as batch-major views ``(T, B, w)``."""
+    ys, cs, gates = _lstm_raw(flat, T, B, P, H)
+    return ys, cs.swapaxes(1, 2), gates.swapaxes(1, 2)
+
+
 class LstmScan(Op):
     """LSTM over a sequence: ``a_t = xw_t + h_{t-1} W_hh^T``, ``i, f, o = sigmoid``, ``g = tanh``
     of a_t's four blocks, ``c_t = f c_{t-1} + i g``, ``h_t = o tanh(c_t)`` (times ``W_hr^T`` with a
-    projection); out = [h | c | gates];  the derivative is backpropagation through time."""
+    projection); out = [h | c | gates];  the derivative is backpropagation through time.
+
+    The steps run gate-major: ``a_t^T = W_hh h_{t-1}^T`` is a ``(4H, P) @ (P, B)`` product, which
+    OpenBLAS computes in about half the time of the batch-major ``(B, P) @ (P, 4H)`` one
+    (measured: 46 against 87 us for H = P = 256, B = 32 on two cores), and each gate is then a
+    contiguous block of rows. So c and the gates are stored ``(T, H, B)`` and ``(T, 4H, B)``;
+    ``h`` stays ``(T, B, P)``, the layout the caller reads. ``xw`` is read as ``xw[t].T``:
+    fastest when its memory is ``(4H, T, B)``-ordered, as nn.LSTM's projection writes it."""
 
     needs_output = True
 
@@ -141,36 +162,44 @@ class LstmScan(Op):
         T, B, G = xw.shape
         H = G // 4
         P = h0.shape[1]
-        flat, (ys, cs, gates) = _alloc(xw, T, B, (P, H, G))
-        scale, shift = _lstm_affine(H, xw.dtype)
-        w_t = w_hh.T
-        w_r = w_hr[0].T if w_hr else None
-        tmp = xp.empty((B, H), dtype=xw.dtype)  # i * g, then o * tanh(c) with a projection
-        h, c = h0, c0
+        flat = xp.empty(T * B * (P + H + G), dtype=xw.dtype)
+        ys, cs, gates = _lstm_raw(flat, T, B, P, H)
+        w_r = w_hr[0] if w_hr else None
+        tmp = xp.empty((H, B), dtype=xw.dtype)  # tanh(c), then o tanh(c)
+        # h_{t-1}^T for the GEMM, contiguous (a few us faster than the transposed view of ys)
+        h_t = xp.array(h0.T, order="C")  # (a copy: it is written)
+        h, c = h0, c0.T
         for t, n, _ in _steps(T, B, batch_sizes, reverse):
-            a = gates[t]
+            a, c_new, h_new = gates[t], cs[t], ys[t]
             if n < B:
-                a[n:] = 0
-                a = a[:n]
-            xp.matmul(h[:n], w_t, out=a)
-            a += xw[t, :n]
-            a *= scale
+                a[:, n:] = 0
+                a, cn, m, hv, ht = a[:, :n], c_new[:, :n], tmp[:, :n], h_new[:n], h_t[:, :n]
+                c_prev = c[:, :n]
+            else:
+                cn, m, hv, ht, c_prev = c_new, tmp, h_new, h_t, c
+            xp.matmul(w_hh, ht, out=a)
+            a += xw[t, :n].T
+            # sigmoid(x) = 0.5 tanh(x / 2) + 0.5 (never overflows) for i, f and o; tanh for g
+            s1, s2 = a[:2 * H], a[3 * H:]
+            s1 *= 0.5
+            s2 *= 0.5
             xp.tanh(a, out=a)
-            a *= scale
-            a += shift
-            c_new, h_new = cs[t], ys[t]
-            cn, m = c_new[:n], tmp[:n]
-            xp.multiply(a[:, H:2 * H], c[:n], out=cn)
-            xp.multiply(a[:, :H], a[:, 2 * H:3 * H], out=m)
+            s1 *= 0.5
+            s1 += 0.5
+            s2 *= 0.5
+            s2 += 0.5
+            xp.multiply(a[H:2 * H], c_prev, out=cn)
+            xp.multiply(a[:H], a[2 * H:3 * H], out=m)
             cn += m
-            if w_r is None:
-                m = h_new[:n]  # o * tanh(c) is h itself: write it in place
             xp.tanh(cn, out=m)
-            m *= a[:, 3 * H:]
-            if w_r is not None:
-                xp.matmul(m, w_r, out=h_new[:n])
+            if w_r is None:
+                xp.multiply(m, s2, out=ht)
+            else:
+                m *= s2
+                xp.matmul(w_r, m, out=ht)
+            hv[...] = ht.T
             if n < B:
-                c_new[n:] = c[n:]
+                c_new[:, n:] = c[:, n:]
                 h_new[n:] = h[n:]
             h, c = h_new, c_new
         return flat
@@ -190,7 +219,7 @@ class LstmScan(Op):
         T, B, G = xw.shape
         H = G // 4
         P = h0.shape[1]
-        ys, cs, gates = _blocks(out, T, B, (P, H, G))
+        ys, cs, gates = _lstm_views(out, T, B, P, H)
         h, c, h_dot, c_dot = h0, c0, h0_dot, c0_dot
         y_dots, c_dots, a_dots = [None] * T, [None] * T, [None] * T
         for t, n, _ in _steps(T, B, batch_sizes, reverse):
@@ -214,79 +243,114 @@ class LstmScan(Op):
                 a_dot = cat([a_dot, a_dot.new_zeros((B - n, G))], 0)
             y_dots[t], c_dots[t], a_dots[t] = h_dot, c_dot, a_dot
             h, c = ys[t], cs[t]
-        return cat([stack(y_dots).reshape(-1), stack(c_dots).reshape(-1),
-                    stack(a_dots).reshape(-1)])
+        return cat([stack(y_dots).reshape(-1), stack(c_dots).swapaxes(1, 2).reshape(-1),
+                    stack(a_dots).swapaxes(1, 2).reshape(-1)])
 
 
 def _lstm_vjp_arrays(g, out, xw_t, h0_t, c0_t, w_hh_t, w_hr_t, batch_sizes, reverse):
+    """Backpropagation through time on arrays, gate-major as the forward. What does not depend
+    on the recurrence is computed for all steps at once before the sweep (one pass over each
+    block rather than T small ones): ``q = o (1 - tanh(c)^2)`` and the factors ``k`` that turn
+    ``d c_t`` (for i, f, g) and ``d m_t`` (for o) into the pre-activation gradients. The sweep
+    then does five element-wise passes and one GEMM per step."""
     xw, h0, c0, w_hh = xw_t._data, h0_t._data, c0_t._data, w_hh_t._data
     w_hr = w_hr_t[0]._data if w_hr_t else None
     T, B, G = xw.shape
     H = G // 4
     P = h0.shape[1]
-    ys, cs, gates = _blocks(out, T, B, (P, H, G))
-    g_ys, g_cs, g_gates = _blocks(g, T, B, (P, H, G))
+    dt = xw.dtype
+    ys, cs, gates = _lstm_raw(out, T, B, P, H)
+    g_ys, g_cs, g_gates = _lstm_raw(g, T, B, P, H)
     gate_cot = bool(g_gates.any())  # nonzero only when differentiating a vjp (double backward)
-    dxw = xp.empty_like(xw)
-    dh = xp.zeros((B, P), dtype=xw.dtype)
-    dc = xp.zeros((B, H), dtype=xw.dtype)
-    dh_all = xp.zeros((T, B, P), dtype=xw.dtype) if w_hr is not None else None
-    for t, n, tp in reversed(_steps(T, B, batch_sizes, reverse)):
-        dh += g_ys[t]
-        dc += g_cs[t]
-        a = gates[t, :n]
-        i, f, gg, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        c_prev = c0[:n] if tp is None else cs[tp, :n]
-        tc = xp.tanh(cs[t, :n])
+    c_cot = bool(g_cs.any())  # nonzero only when c_n (or a c_t) is used
+    i, f, gg, o = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+    tc = xp.tanh(cs)
+    q = xp.multiply(tc, tc)
+    xp.subtract(1, q, out=q)
+    q *= o
+    # through the activations: s (1 - s) for the sigmoid gates, 1 - g^2 for g
+    k = xp.subtract(1, gates)
+    k *= gates
+    kg = k[:, 2 * H:3 * H]
+    xp.multiply(gg, gg, out=kg)
+    xp.subtract(1, kg, out=kg)
+    extra = xp.multiply(g_gates, k) if gate_cot else None
+    k[:, :H] *= gg  # d i = d c_t g
+    kf = k[:, H:2 * H]  # d f = d c_t c_{t-1}
+    c0t = c0.T
+    if reverse:
+        kf[:T - 1] *= cs[1:]
+        kf[T - 1] *= c0t
+    else:
+        kf[1:] *= cs[:T - 1]
+        kf[0] *= c0t
+    kg *= i  # d g = d c_t i
+    k[:, 3 * H:] *= tc  # d o = d m_t tanh(c_t)
+    k3 = k[:, :3 * H].reshape(T, 3, H, B)
+    dxw = xp.empty((G, T, B), dtype=dt)  # gate-major, as the projection's gradient wants it
+    w_t = xp.ascontiguousarray(w_hh.T)
+    dh = xp.zeros((P, B), dtype=dt)
+    dc = xp.zeros((H, B), dtype=dt)
+    dct = xp.empty((H, B), dtype=dt)
+    if w_hr is not None:
+        dh_all = xp.zeros((T, P, B), dtype=dt)
+        dm_buf = xp.empty((H, B), dtype=dt)
+        w_r_t = xp.ascontiguousarray(w_hr.T)
+    for t, n, _ in reversed(_steps(T, B, batch_sizes, reverse)):
+        dh += g_ys[t].T
+        if c_cot:
+            dc += g_cs[t]
         if w_hr is not None:
-            dh_all[t, :n] = dh[:n]
-            dm = dh[:n] @ w_hr
+            dh_all[t, :, :n] = dh[:, :n]
+            dm = dm_buf[:, :n]
+            xp.matmul(w_r_t, dh[:, :n], out=dm)
         else:
-            dm = dh[:n]
-        da = dxw[t]
+            dm = dh[:, :n]
+        da = dxw[:, t]
         if n < B:
-            da[n:] = 0
-            da = da[:n]
-        xp.multiply(dm, tc, out=da[:, 3 * H:])  # d o
-        # d c_t = dc + dm o (1 - tanh(c_t)^2)
-        dct = tc * tc
-        xp.subtract(1, dct, out=dct)
-        dct *= o
-        dct *= dm
-        dct += dc[:n]
-        xp.multiply(dct, gg, out=da[:, :H])  # d i
-        xp.multiply(dct, c_prev, out=da[:, H:2 * H])  # d f
-        xp.multiply(dct, i, out=da[:, 2 * H:3 * H])  # d g
-        xp.multiply(dct, f, out=dc[:n])  # d c_{t-1}
+            da[:, n:] = 0
+            da = da[:, :n]
+        d_c = dct[:, :n]
+        xp.multiply(dm, q[t, :, :n], out=d_c)  # d c_t = dc + dm o (1 - tanh(c_t)^2)
+        d_c += dc[:, :n]
+        xp.multiply(k3[t, :, :, :n], d_c, out=da[:3 * H].reshape(3, H, -1))  # d i, f, g
+        xp.multiply(dm, k[t, 3 * H:, :n], out=da[3 * H:])  # d o
+        xp.multiply(d_c, f[t, :, :n], out=dc[:, :n])  # d c_{t-1}
         if gate_cot:
-            da += g_gates[t, :n]
-        # through the activations: s (1 - s) for the sigmoid gates, 1 - g^2 for g
-        d = xp.subtract(1, a)
-        d *= a
-        xp.multiply(gg, gg, out=d[:, 2 * H:3 * H])
-        xp.subtract(1, d[:, 2 * H:3 * H], out=d[:, 2 * H:3 * H])
-        da *= d
-        xp.matmul(da, w_hh, out=dh[:n])
-    grads = [dxw if xw_t._requires_grad else None,
-             dh if h0_t._requires_grad else None,
-             dc if c0_t._requires_grad else None,
-             _weight_grad(dxw, ys, h0, reverse) if w_hh_t._requires_grad else None]
+            da += extra[t, :, :n]
+        xp.matmul(w_t, da, out=dh[:, :n])
+    grads = [dxw.transpose(1, 2, 0) if xw_t._requires_grad else None,
+             xp.ascontiguousarray(dh.T) if h0_t._requires_grad else None,
+             xp.ascontiguousarray(dc.T) if c0_t._requires_grad else None,
+             _weight_grad_gm(dxw, ys, h0, reverse) if w_hh_t._requires_grad else None]
     if w_hr is not None:
         gw = None
         if w_hr_t[0]._requires_grad:
-            m = xp.tanh(cs)
-            m *= gates[:, :, 3 * H:]
-            gw = dh_all.reshape(-1, P).T @ m.reshape(-1, H)
+            tc *= o  # m_t = o tanh(c_t), (T, H, B)
+            gw = xp.matmul(dh_all, tc.transpose(0, 2, 1)).sum(0)
         grads.append(gw)
     return tuple(None if a is None else _backend.wrap(a) for a in grads)
+
+
+def _weight_grad_gm(da: Any, ys: Any, h0: Any, reverse: bool) -> Any:
+    """:func:`_weight_grad` for a gate-major ``da`` ``(G, T, B)``: ``sum_t da_t h_{t-1}``."""
+    G, T, B = da.shape
+    if reverse:
+        first, fed, prev = T - 1, slice(0, T - 1), ys[1:]
+    else:
+        first, fed, prev = 0, slice(1, T), ys[:T - 1]
+    out = da[:, first] @ h0
+    if T > 1:
+        out += da[:, fed].reshape(G, -1) @ prev.reshape(-1, prev.shape[-1])
+    return out
 
 
 def _lstm_vjp_tensors(g, out, xw, h0, c0, w_hh, w_hr, batch_sizes, reverse):
     T, B, G = xw.shape
     H = G // 4
     P = h0.shape[1]
-    ys, cs, gates = _blocks(out, T, B, (P, H, G))
-    g_ys, g_cs, g_gates = _blocks(g, T, B, (P, H, G))
+    ys, cs, gates = _lstm_views(out, T, B, P, H)
+    g_ys, g_cs, g_gates = _lstm_views(g, T, B, P, H)
     dh, dc = h0.new_zeros((B, P)), c0.new_zeros((B, H))
     dxw: list[Any] = [None] * T
     dw_hh = dw_hr = None
@@ -345,9 +409,9 @@ def lstm_scan(xw: Any, h0: Any, c0: Any, w_hh: Any, w_hr: Any = None, *,
     H, P = G // 4, h0.shape[1]
     args = (xw, h0, c0, w_hh) if w_hr is None else (xw, h0, c0, w_hh, w_hr)
     flat = LstmScan.apply(*args, batch_sizes=batch_sizes, reverse=reverse)
-    ys, cs = _blocks(flat, T, B, (P, H))
+    ys, cs, _ = _lstm_raw(flat, T, B, P, H)
     last = 0 if reverse else T - 1
-    return ys, ys[last], cs[last]
+    return ys, ys[last], cs[last].T
 
 
 # ---------------------------------------------------------------------------------------------

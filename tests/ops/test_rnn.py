@@ -44,8 +44,9 @@ def torch_lstm_scan(xw, h0, c0, w_hh, w_hr=None, batch_sizes=None, reverse=False
             hn = hn @ w_hr.T
         h, c = _keep(hn, h, n), _keep(cn, c, n)
         ys[t], cs[t], ws[t] = h, c, _pad_rows(torch.cat([i, f, g, o], 1), B)
-    return torch.cat([torch.stack(ys).reshape(-1), torch.stack(cs).reshape(-1),
-                      torch.stack(ws).reshape(-1)])
+    # (the layout of LstmScan's output: c and the gates gate-major, (T, H, B) and (T, 4H, B))
+    return torch.cat([torch.stack(ys).reshape(-1), torch.stack(cs).transpose(1, 2).reshape(-1),
+                      torch.stack(ws).transpose(1, 2).reshape(-1)])
 
 
 def torch_gru_scan(xw, h0, w_hh, b_hh=None, batch_sizes=None, reverse=False):
@@ -185,7 +186,7 @@ def test_public_functions_return_states() -> None:
     flat = torch_lstm_scan(*(torch.tensor(t.numpy()) for t in (xw, h0, c0, w)),
                            batch_sizes=PACKED)
     t_ys = flat[:24].reshape(4, 3, 2)
-    t_cs = flat[24:48].reshape(4, 3, 2)
+    t_cs = flat[24:48].reshape(4, 2, 3).transpose(1, 2)  # stored (T, H, B)
     assert_close(ys, t_ys)
     # the final state of each row is its state after its last active step
     assert_close(h_n, torch.stack([t_ys[3, 0], t_ys[2, 1], t_ys[0, 2]]))

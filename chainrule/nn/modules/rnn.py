@@ -41,6 +41,15 @@ def _project(x: Tensor, w_ih: Tensor, bias: Tensor | None) -> Tensor:
     return out.reshape(T, B, w_ih.shape[0])
 
 
+def _project_gate_major(x: Tensor, w_ih: Tensor, bias: Tensor | None) -> Tensor:
+    """:func:`_project` computed as ``W_ih @ x^T``: the same values, as a (T, B, G) view of
+    (G, T, B)-ordered memory, the layout lstm_scan reads its steps in (see LstmScan)."""
+    T, B, F_ = x.shape
+    xt = x.reshape(T * B, F_).t()
+    out = matmul(w_ih, xt) if bias is None else addmm(bias.unsqueeze(1), w_ih, xt)
+    return out.reshape(w_ih.shape[0], T, B).permute(1, 2, 0)
+
+
 class RNNBase(Module):
     r"""The shared machinery of :class:`RNN`, :class:`LSTM` and :class:`GRU`: parameters named
     as torch's (``weight_ih_l{k}``, ``weight_hh_l{k}``, ``bias_ih_l{k}``, ``bias_hh_l{k}``,
@@ -270,13 +279,14 @@ class RNNBase(Module):
                                      batch_sizes=steps, reverse=reverse)
                 else:
                     bias = None if b_ih is None else b_ih + b_hh
-                    xw = _project(x, w_ih, bias)
                     if self.mode == "LSTM":
+                        xw = _project_gate_major(x, w_ih, bias)
                         w_hr = ws[-1] if self.proj_size > 0 else None
                         ys, h, c = lstm_scan(xw, h0[k], c0[k], w_hh, w_hr,
                                              batch_sizes=steps, reverse=reverse)
                         c_n.append(c)
                     else:
+                        xw = _project(x, w_ih, bias)
                         nonlin = "tanh" if self.mode == "RNN_TANH" else "relu"
                         ys, h = rnn_scan(xw, h0[k], w_hh, nonlinearity=nonlin,
                                          batch_sizes=steps, reverse=reverse)
