@@ -296,29 +296,33 @@ def _lstm_vjp_arrays(g, out, xw_t, h0_t, c0_t, w_hh_t, w_hr_t, batch_sizes, reve
         dh_all = xp.zeros((T, P, B), dtype=dt)
         dm_buf = xp.empty((H, B), dtype=dt)
         w_r_t = xp.ascontiguousarray(w_hr.T)
+    k_o = k[:, 3 * H:]
+    dxw3 = dxw[:3 * H].reshape(3, H, T, B)
     for t, n, _ in reversed(_steps(T, B, batch_sizes, reverse)):
         dh += g_ys[t].T
         if c_cot:
             dc += g_cs[t]
-        if w_hr is not None:
-            dh_all[t, :, :n] = dh[:, :n]
-            dm = dm_buf[:, :n]
-            xp.matmul(w_r_t, dh[:, :n], out=dm)
-        else:
-            dm = dh[:, :n]
-        da = dxw[:, t]
+        da, da3 = dxw[:, t], dxw3[:, :, t]
         if n < B:
             da[:, n:] = 0
-            da = da[:, :n]
-        d_c = dct[:, :n]
-        xp.multiply(dm, q[t, :, :n], out=d_c)  # d c_t = dc + dm o (1 - tanh(c_t)^2)
-        d_c += dc[:, :n]
-        xp.multiply(k3[t, :, :, :n], d_c, out=da[:3 * H].reshape(3, H, -1))  # d i, f, g
-        xp.multiply(dm, k[t, 3 * H:, :n], out=da[3 * H:])  # d o
-        xp.multiply(d_c, f[t, :, :n], out=dc[:, :n])  # d c_{t-1}
+            da, da3, dhv, dcv, d_c = da[:, :n], da3[:, :, :n], dh[:, :n], dc[:, :n], dct[:, :n]
+            q_t, k3_t, ko_t, f_t = q[t, :, :n], k3[t, :, :, :n], k_o[t, :, :n], f[t, :, :n]
+        else:
+            dhv, dcv, d_c, q_t, k3_t, ko_t, f_t = dh, dc, dct, q[t], k3[t], k_o[t], f[t]
+        if w_hr is not None:
+            dh_all[t, :, :n] = dhv
+            dm = dm_buf[:, :n]
+            xp.matmul(w_r_t, dhv, out=dm)
+        else:
+            dm = dhv
+        xp.multiply(dm, q_t, out=d_c)  # d c_t = dc + dm o (1 - tanh(c_t)^2)
+        d_c += dcv
+        xp.multiply(k3_t, d_c, out=da3)  # d i, d f, d g
+        xp.multiply(dm, ko_t, out=da[3 * H:])  # d o
+        xp.multiply(d_c, f_t, out=dcv)  # d c_{t-1}
         if gate_cot:
             da += extra[t, :, :n]
-        xp.matmul(w_t, da, out=dh[:, :n])
+        xp.matmul(w_t, da, out=dhv)
     grads = [dxw.transpose(1, 2, 0) if xw_t._requires_grad else None,
              xp.ascontiguousarray(dh.T) if h0_t._requires_grad else None,
              xp.ascontiguousarray(dc.T) if c0_t._requires_grad else None,
