@@ -116,6 +116,16 @@ def _weight_grad(da: Any, ys: Any, h0: Any, reverse: bool) -> Any:
     return out
 
 
+def _transposed(w: Any) -> Any:
+    """``w.T`` as a C-contiguous copy, in bands of 32 rows: NumPy's one-call transposing copy
+    of a (1024, 256) float32 matrix took 0.27 ms, the banded one 0.08 ms."""
+    rows = w.shape[0]
+    out = xp.empty((w.shape[1], rows), dtype=w.dtype)
+    for r in range(0, rows, 32):
+        out[:, r:r + 32] = w[r:r + 32].T
+    return out
+
+
 def _t_cat_rows(active: Any, rest: Any) -> Any:
     return active if rest is None else cat([active, rest], 0)
 
@@ -288,14 +298,14 @@ def _lstm_vjp_arrays(g, out, xw_t, h0_t, c0_t, w_hh_t, w_hr_t, batch_sizes, reve
     k[:, 3 * H:] *= tc  # d o = d m_t tanh(c_t)
     k3 = k[:, :3 * H].reshape(T, 3, H, B)
     dxw = xp.empty((G, T, B), dtype=dt)  # gate-major, as the projection's gradient wants it
-    w_t = xp.ascontiguousarray(w_hh.T)
+    w_t = _transposed(w_hh)
     dh = xp.zeros((P, B), dtype=dt)
     dc = xp.zeros((H, B), dtype=dt)
     dct = xp.empty((H, B), dtype=dt)
     if w_hr is not None:
         dh_all = xp.zeros((T, P, B), dtype=dt)
         dm_buf = xp.empty((H, B), dtype=dt)
-        w_r_t = xp.ascontiguousarray(w_hr.T)
+        w_r_t = _transposed(w_hr)
     k_o = k[:, 3 * H:]
     dxw3 = dxw[:3 * H].reshape(3, H, T, B)
     for t, n, _ in reversed(_steps(T, B, batch_sizes, reverse)):
