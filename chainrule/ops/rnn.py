@@ -311,8 +311,10 @@ def _lstm_vjp_arrays(g, out, xw_t, h0_t, c0_t, w_hh_t, w_hr_t, batch_sizes, reve
         w_r_t = _transposed(w_hr)
     k_o = k[:, 3 * H:]
     dxw3 = dxw[:3 * H].reshape(3, H, T, B)
+    g_yt = xp.empty((T, P, B), dtype=dt)  # one transposing copy, then contiguous adds
+    xp.copyto(g_yt, g_ys.transpose(0, 2, 1))
     for t, n, _ in reversed(_steps(T, B, batch_sizes, reverse)):
-        dh += g_ys[t].T
+        dh += g_yt[t]
         if c_cot:
             dc += g_cs[t]
         da, da3 = dxw[:, t], dxw3[:, :, t]
