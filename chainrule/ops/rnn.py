@@ -265,7 +265,7 @@ def _lstm_vjp_arrays(g, out, xw_t, h0_t, c0_t, w_hh_t, w_hr_t, batch_sizes, reve
     on the recurrence is computed for all steps at once before the sweep (one pass over each
     block rather than T small ones): ``q = o (1 - tanh(c)^2)`` and the factors ``k`` that turn
     ``d c_t`` (for i, f, g) and ``d m_t`` (for o) into the pre-activation gradients. The sweep
-    then does five element-wise passes and one GEMM per step."""
+    then does six element-wise passes and one GEMM per step."""
     xw, h0, c0, w_hh = xw_t._data, h0_t._data, c0_t._data, w_hh_t._data
     w_hr = w_hr_t[0]._data if w_hr_t else None
     T, B, G = xw.shape
