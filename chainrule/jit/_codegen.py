@@ -94,12 +94,17 @@ def _matmul_code(node: Node, args: list[str], ns: _Namespace) -> list[str]:
     out = node.out
     target = out_expr(out, ns)
     lines = [f"{out.name} = {target}"] if target != out.name else []
+    x, y = args[-2:]
+    # a column-major buffer (memory planning chose it): compute the transposed product,
+    # y.T @ x.T, into its row-major transpose (the same dot products, a faster BLAS path)
+    buf = ns.env.get(target) if isinstance(out.buffer, int) else None
+    if buf is not None and buf.flags.f_contiguous and not buf.flags.c_contiguous:
+        mm = f"_np.matmul({y}.T, {x}.T, out={out.name}.T)"
+    else:
+        mm = f"_np.matmul({x}, {y}, out={out.name})"
     if node.target.name == "addmm":
-        c, x, y = args
-        return lines + [f"_np.matmul({x}, {y}, out={out.name})",
-                        f"_np.add({out.name}, {c}, out={out.name})"]
-    x, y = args
-    return lines + [f"_np.matmul({x}, {y}, out={out.name})"]
+        return lines + [mm, f"_np.add({out.name}, {args[0]}, out={out.name})"]
+    return lines + [mm]
 
 
 def _node_code(ns: _Namespace, node: Node, args: list[str], var: dict[int, str]) -> list[str]:

@@ -66,16 +66,105 @@ class OptimizerUpdate(Kernel):
         self.param = param
         self.group = group
         self.grad = grad
+        from chainrule.optim.sgd import SGD
+
+        self.plain_sgd = type(optimizer) is SGD
 
     def forward(self, p: Any, g: Any) -> tuple[()]:
         grad = self.grad
         grad._data = g
-        self.param.grad = grad
-        self.optimizer._step_param(self.param, grad, self.group)
+        param = self.param
+        param.grad = grad
+        if not (self.plain_sgd and _sgd_blas(self.optimizer, param, p, g, self.group)):
+            self.optimizer._step_param(param, grad, self.group)
         return ()
 
     def describe(self, params: dict[str, Any]) -> str:
         return type(self.optimizer).__name__
+
+
+# SGD with momentum updates through the BLAS library's axpby and axpy (one pass each over
+# the arrays) instead of NumPy's four passes (``buf *= m; buf += g; p += -lr * buf``): about
+# twice as fast on the MLP's weights (0.11 against 0.06 ms for 784x512 on one core).
+_AXPY: dict[str, Any] | None = None
+
+
+def _blas_axpy() -> dict[str, Any]:
+    """NumPy's OpenBLAS ``cblas_?axpby`` and ``cblas_?axpy`` by dtype char ('f', 'd'), from
+    the process's loaded libraries (as ``chainrule._backend.threads`` finds its thread
+    count); empty where there is no OpenBLAS to call."""
+    global _AXPY
+    if _AXPY is not None:
+        return _AXPY
+    import ctypes
+
+    from chainrule._backend import threads
+
+    found: dict[str, Any] = {}
+    threads._blas()  # (NumPy's BLAS is loaded by now; the lookup reads /proc/self/maps)
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split(None, 5)[-1].strip() for line in maps
+                            if "openblas" in line.lower()})
+    except OSError:
+        paths = []
+    i64, vp = ctypes.c_int64, ctypes.c_void_p
+    for path in paths:
+        if found or not path.startswith("/"):
+            continue
+        try:
+            lib = ctypes.CDLL(path)  # the library already loaded, not a second copy
+        except OSError:
+            continue
+        for prefix, suffix in (("scipy_cblas_", "64_"), ("cblas_", "64_"), ("cblas_", "")):
+            fns = {c: (getattr(lib, f"{prefix}{c}axpby{suffix}", None),
+                       getattr(lib, f"{prefix}{c}axpy{suffix}", None)) for c in "sd"}
+            if not all(a is not None and b is not None for a, b in fns.values()):
+                continue
+            if suffix != "64_" and prefix == "cblas_":
+                i64 = ctypes.c_int  # (a 32-bit-integer build)
+            for c, (axpby, axpy) in fns.items():
+                num = ctypes.c_float if c == "s" else ctypes.c_double
+                axpby.argtypes = [i64, num, vp, i64, num, vp, i64]
+                axpby.restype = None
+                axpy.argtypes = [i64, num, vp, i64, vp, i64]
+                axpy.restype = None
+                found["f" if c == "s" else "d"] = (axpby, axpy)
+            break
+    _AXPY = found
+    return found
+
+
+def _sgd_blas(opt: Any, param: Any, p: np.ndarray, g: np.ndarray, group: dict) -> bool:
+    """SGD's update of one parameter (momentum, no dampening, weight decay, Nesterov or
+    maximize) as ``buf = g + m * buf`` (axpby) and ``p += -lr * buf`` (axpy) on the arrays;
+    False, having done nothing, where that does not apply (the first step, which creates the
+    momentum buffer, other settings, dtypes or layouts). The buffer gets the same values as
+    ``buf *= m; buf += g``; ``p`` may differ by an ulp (one rounding of ``p - lr * buf``
+    where NumPy rounds the product first)."""
+    from chainrule.optim.optimizer import _scalar
+
+    momentum = group["momentum"]
+    if (momentum == 0 or group["dampening"] != 0 or group["nesterov"] or group["maximize"]
+            or group["weight_decay"] != 0):
+        return False
+    state = opt.state.get(param)
+    buf = state.get("momentum_buffer") if state else None
+    if buf is None:
+        return False
+    buf = buf._data
+    fns = _blas_axpy().get(p.dtype.char)
+    if (fns is None or g.dtype != p.dtype or buf.dtype != p.dtype or not p.flags.c_contiguous
+            or not g.flags.c_contiguous or not buf.flags.c_contiguous
+            or g.shape != p.shape or buf.shape != p.shape):
+        return False
+    axpby, axpy = fns
+    n = p.size
+    bp = buf.ctypes.data
+    axpby(n, 1.0, g.ctypes.data, 1, momentum, bp, 1)
+    axpy(n, -_scalar(group["lr"]), bp, 1, p.ctypes.data, 1)
+    param._bump()
+    return True
 
 
 def _fusable_optimizer(opt: Any) -> bool:
