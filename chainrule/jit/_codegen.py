@@ -107,6 +107,19 @@ def _matmul_code(node: Node, args: list[str], ns: _Namespace) -> list[str]:
     return lines + [mm]
 
 
+def _column_sum_code(ns: _Namespace, node: Node, args: list[str]) -> list[str] | None:
+    """A bias's gradient, ``(M, N) -> (N,)``, as ``ones(M) @ g``: one BLAS call, where NumPy's
+    ``sum(axis=0)`` over a column-major ``g`` (memory planning lays out a batch's activations
+    so) runs one short reduction per column, about six times slower."""
+    (x,) = node.inputs
+    out = node.out
+    if (x.shape is None or len(x.shape) != 2 or out.shape != x.shape[1:]
+            or x.dtype.kind != "f" or out.dtype != x.dtype):
+        return None
+    ones = ns.bind(np.ones(x.shape[0], dtype=x.dtype), "_ones")
+    return [f"{out.name} = _np.matmul({ones}, {args[0]})"]
+
+
 def _node_code(ns: _Namespace, node: Node, args: list[str], var: dict[int, str]) -> list[str]:
     from chainrule.jit._fuse import lower_elementwise
     from chainrule.jit._memory import lowerable_matmul
@@ -119,6 +132,10 @@ def _node_code(ns: _Namespace, node: Node, args: list[str], var: dict[int, str])
             return code
         if lowerable_matmul(node):
             return _matmul_code(node, args, ns)
+    if not isinstance(target, Kernel) and target.name == "sum_to_size":
+        code = _column_sum_code(ns, node, args)
+        if code is not None:
+            return code
     gen = getattr(target, "codegen", None)
     if gen is not None:
         code = gen(node, args, [None if o is None else o.name for o in outs], ns)
