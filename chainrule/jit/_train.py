@@ -69,13 +69,15 @@ class OptimizerUpdate(Kernel):
         from chainrule.optim.sgd import SGD
 
         self.plain_sgd = type(optimizer) is SGD
+        self.checked: list[Any] = [None]  # (p, g, buf) arrays found fit for BLAS, pointers
 
     def forward(self, p: Any, g: Any) -> tuple[()]:
         grad = self.grad
         grad._data = g
         param = self.param
         param.grad = grad
-        if not (self.plain_sgd and _sgd_blas(self.optimizer, param, p, g, self.group)):
+        if not (self.plain_sgd and _sgd_blas(self.optimizer, param, p, g, self.group,
+                                             self.checked)):
             self.optimizer._step_param(param, grad, self.group)
         return ()
 
@@ -135,13 +137,15 @@ def _blas_axpy() -> dict[str, Any]:
     return found
 
 
-def _sgd_blas(opt: Any, param: Any, p: np.ndarray, g: np.ndarray, group: dict) -> bool:
+def _sgd_blas(opt: Any, param: Any, p: np.ndarray, g: np.ndarray, group: dict,
+              checked: list[Any]) -> bool:
     """SGD's update of one parameter (momentum, no dampening, weight decay, Nesterov or
     maximize) as ``buf = g + m * buf`` (axpby) and ``p += -lr * buf`` (axpy) on the arrays;
     False, having done nothing, where that does not apply (the first step, which creates the
     momentum buffer, other settings, dtypes or layouts). The buffer gets the same values as
     ``buf *= m; buf += g``; ``p`` may differ by an ulp (one rounding of ``p - lr * buf``
-    where NumPy rounds the product first)."""
+    where NumPy rounds the product first). ``checked[0]`` keeps the last arrays found fit
+    and their addresses, so later steps on the same arrays skip the checks."""
     from chainrule.optim.optimizer import _scalar
 
     momentum = group["momentum"]
@@ -153,16 +157,18 @@ def _sgd_blas(opt: Any, param: Any, p: np.ndarray, g: np.ndarray, group: dict) -
     if buf is None:
         return False
     buf = buf._data
-    fns = _blas_axpy().get(p.dtype.char)
-    if (fns is None or g.dtype != p.dtype or buf.dtype != p.dtype or not p.flags.c_contiguous
-            or not g.flags.c_contiguous or not buf.flags.c_contiguous
-            or g.shape != p.shape or buf.shape != p.shape):
-        return False
-    axpby, axpy = fns
+    seen = checked[0]
+    if seen is None or seen[0] is not p or seen[1] is not g or seen[2] is not buf:
+        fns = _blas_axpy().get(p.dtype.char)
+        if (fns is None or g.dtype != p.dtype or buf.dtype != p.dtype
+                or not p.flags.c_contiguous or not g.flags.c_contiguous
+                or not buf.flags.c_contiguous or g.shape != p.shape or buf.shape != p.shape):
+            return False
+        seen = checked[0] = (p, g, buf, fns, p.ctypes.data, g.ctypes.data, buf.ctypes.data)
+    _, _, _, (axpby, axpy), pp, gp, bp = seen
     n = p.size
-    bp = buf.ctypes.data
-    axpby(n, 1.0, g.ctypes.data, 1, momentum, bp, 1)
-    axpy(n, -_scalar(group["lr"]), bp, 1, p.ctypes.data, 1)
+    axpby(n, 1.0, gp, 1, momentum, bp, 1)
+    axpy(n, -_scalar(group["lr"]), bp, 1, pp, 1)
     param._bump()
     return True
 
