@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._backend import threads
 from chainrule.jit._ir import Graph, Kernel, Node, Value, comment_text
 
 __all__ = ["build_executor"]
@@ -98,10 +99,13 @@ def _matmul_code(node: Node, args: list[str], ns: _Namespace) -> list[str]:
     # a column-major buffer (memory planning chose it): compute the transposed product,
     # y.T @ x.T, into its row-major transpose (the same dot products, a faster BLAS path)
     buf = ns.env.get(target) if isinstance(out.buffer, int) else None
+    # (threads.matmul: OpenBLAS's threads, or chainrule's while it splits other work, such
+    # as convolutions, so that the two never spin against each other on the same cores)
+    ns.env.setdefault("_mm", threads.matmul)
     if buf is not None and buf.flags.f_contiguous and not buf.flags.c_contiguous:
-        mm = f"_np.matmul({y}.T, {x}.T, out={out.name}.T)"
+        mm = f"_mm({y}.T, {x}.T, {out.name}.T)"
     else:
-        mm = f"_np.matmul({x}, {y}, out={out.name})"
+        mm = f"_mm({x}, {y}, {out.name})"
     if node.target.name == "addmm":
         return lines + [mm, f"_np.add({out.name}, {args[0]}, out={out.name})"]
     return lines + [mm]
