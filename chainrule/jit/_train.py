@@ -4,9 +4,12 @@ The step's loss is traced once; its backward is derived once from that graph (st
 autodiff, from the same vjp rules eager mode runs); both go into one graph, optimized (the
 element-wise chains of forward and backward fused, every intermediate and every gradient in
 a buffer planned once and reused at every step) and generated as one Python function. A call
-then runs that function on the batch's arrays, hands each gradient to its parameter's
-``.grad`` and runs ``optimizer.step()``, whose update works on arrays in place (SGD, Adam, ...:
-no graph, no dispatch). Nothing is dispatched op by op and no autograd node is built.
+then runs that function on the batch's arrays; each parameter's update runs inside it, right
+after the parameter's gradient (:class:`OptimizerUpdate`: the gradient goes to ``.grad`` and
+the optimizer's per-parameter update works on the arrays in place; SGD with momentum through
+the BLAS library's ``axpby`` and ``axpy``). An optimizer with its own ``step()`` or with
+step hooks runs ``optimizer.step()`` after the function instead. Nothing is dispatched op by
+op and no autograd node is built.
 
 Guards and fallback are :func:`chainrule.compile`'s: a batch of another shape (the last,
 smaller one of an epoch), another dtype or a change of training mode compiles again (logged
