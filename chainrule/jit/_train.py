@@ -103,17 +103,18 @@ def _blas_axpy() -> dict[str, Any]:
         return _AXPY
     import ctypes
 
-    from chainrule._backend import threads
-
     found: dict[str, Any] = {}
-    threads._blas()  # (NumPy's BLAS is loaded by now; the lookup reads /proc/self/maps)
     try:
         with open("/proc/self/maps") as maps:
             paths = sorted({line.split(None, 5)[-1].strip() for line in maps
                             if "openblas" in line.lower()})
     except OSError:
         paths = []
-    i64, vp = ctypes.c_int64, ctypes.c_void_p
+    vp = ctypes.c_void_p
+    # (symbol prefix, suffix, integer type): NumPy's wheels bundle scipy-openblas with 64-bit
+    # integers and a ``64_`` suffix; a system OpenBLAS exports plain cblas names
+    kinds = (("scipy_cblas_", "64_", ctypes.c_int64), ("scipy_cblas_", "", ctypes.c_int),
+             ("cblas_", "64_", ctypes.c_int64), ("cblas_", "", ctypes.c_int))
     for path in paths:
         if found or not path.startswith("/"):
             continue
@@ -121,18 +122,16 @@ def _blas_axpy() -> dict[str, Any]:
             lib = ctypes.CDLL(path)  # the library already loaded, not a second copy
         except OSError:
             continue
-        for prefix, suffix in (("scipy_cblas_", "64_"), ("cblas_", "64_"), ("cblas_", "")):
+        for prefix, suffix, idx in kinds:
             fns = {c: (getattr(lib, f"{prefix}{c}axpby{suffix}", None),
                        getattr(lib, f"{prefix}{c}axpy{suffix}", None)) for c in "sd"}
             if not all(a is not None and b is not None for a, b in fns.values()):
                 continue
-            if suffix != "64_" and prefix == "cblas_":
-                i64 = ctypes.c_int  # (a 32-bit-integer build)
             for c, (axpby, axpy) in fns.items():
                 num = ctypes.c_float if c == "s" else ctypes.c_double
-                axpby.argtypes = [i64, num, vp, i64, num, vp, i64]
+                axpby.argtypes = [idx, num, vp, idx, num, vp, idx]
                 axpby.restype = None
-                axpy.argtypes = [i64, num, vp, i64, vp, i64]
+                axpy.argtypes = [idx, num, vp, idx, vp, idx]
                 axpy.restype = None
                 found["f" if c == "s" else "d"] = (axpby, axpy)
             break
