@@ -280,12 +280,13 @@ def in_parts(kernel: Callable[..., None], *arrays: Any, min_size: int) -> None:
     over_range(first.size, lambda a, b: kernel(*[f[a:b] for f in flat]))
 
 
-def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``np.matmul(a, b)``, threaded as the module docstring says: by OpenBLAS unless
     chainrule has split other work recently; then a large product of matrices is split over
     chainrule's threads by columns of ``b`` (or by rows of ``a`` when ``b`` is the narrower),
     a large batch of products by the leading batch dimension, and anything else runs on one
     BLAS thread. Each output element comes from the same BLAS dot product either way.
+    ``out``: the array to write the product into (as ``np.matmul``'s).
 
     Example:
         >>> import numpy as np
@@ -296,15 +297,20 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
                [12., 12.]])
     """
     if a.ndim < 2 or b.ndim < 2:
-        return np.matmul(a, b)
+        return np.matmul(a, b, out=out)
     m, k = a.shape[-2:]
     n = b.shape[-1]
     if m * n * k <= _BLAS_THREADS_FROM or time.monotonic() - _last_own > _OWN_RECENT_S:
-        return np.matmul(a, b)  # (too small for OpenBLAS to thread, or left to its threads)
+        # (too small for OpenBLAS to thread, or left to its threads)
+        return np.matmul(a, b, out=out)
     batch = a.shape[:-2]
     worth_it = 2 * m * n * k * int(np.prod(batch)) >= _PARALLEL_FLOP
+    if out is not None and not (a.ndim == 2 and b.ndim == 2):
+        np.copyto(out, matmul(a, b))
+        return out
     if a.ndim == 2 and b.ndim == 2:
-        out = np.empty((m, n), dtype=np.result_type(a, b))
+        if out is None:
+            out = np.empty((m, n), dtype=np.result_type(a, b))
         if n >= m:
             over_range(n, lambda c0, c1: np.matmul(a, b[:, c0:c1], out=out[:, c0:c1]),
                        worth_it, gemm=True)

@@ -145,24 +145,60 @@ def plan_memory(graph: Graph, *, keep_outputs_fresh: bool = True) -> Graph:
                 if isinstance(b, int):
                     owner[b] = r_in
             elif not fresh_out:
-                key = (out.shape, out.dtype.str)
+                outputs = {find(id(v)) for v in g.outputs}
+                order = _order(node, find(id(out)) in outputs, buffers)
+                key = (out.shape, out.dtype.str, order)
                 pool = free.get(key)
                 if pool:
                     b = pool.pop()
                 else:
                     b = len(buffers)
-                    buffers.append(np.empty(out.shape, dtype=out.dtype))
+                    buffers.append(np.empty(out.shape, dtype=out.dtype, order=order))
                 out.buffer = b
                 owner[b] = find(id(out))
         # release the buffers whose storage class is not read after this node
         for b, r in list(owner.items()):
             if last.get(find(r), -1) <= i:
-                key = (buffers[b].shape, buffers[b].dtype.str)
+                key = (buffers[b].shape, buffers[b].dtype.str, _layout(buffers[b]))
                 free.setdefault(key, []).append(b)
                 del owner[b]
     g.buffers = buffers
     g.invalidate()
     return g
+
+
+def _layout(a: np.ndarray) -> str:
+    """'F' for an array laid out column-major only (a 2-D buffer held transposed), else 'C'."""
+    return "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
+
+
+def _order(node: Node, is_output: bool, buffers: list[np.ndarray]) -> str:
+    """The layout of the buffer a planned value gets: column-major ('F') for a matrix
+    product ``(M, K) @ (K, N)`` whose row count ``M`` is its smallest dimension (a batch of
+    activations times a weight: codegen then computes the transposed product, ``(N, M)``,
+    which OpenBLAS runs at about twice the speed for a batch of 32 against 512 or 784
+    features), and for an element-wise value computed from such a buffer; row-major ('C')
+    otherwise, and always for the graph's outputs (gradients go to the optimizer, which
+    updates row-major parameters)."""
+    if is_output:
+        return "C"
+    out = node.out
+    if out.shape is None or len(out.shape) != 2:
+        return "C"
+    if not isinstance(node.target, Kernel) and lowerable_matmul(node):
+        m, k = node.inputs[-2].shape
+        n = out.shape[1]
+        # (a small product, such as a cotangent of 10 logits times the last weight, follows
+        # the activations it meets next: its time is the same either way)
+        return "F" if m < n and (m < k or 2 * m * n * k < 1 << 20) else "C"
+    for v in node.inputs:
+        if v.shape == out.shape and v.dtype == out.dtype:
+            b = v.buffer
+            while isinstance(b, Value):
+                b = b.buffer
+            if isinstance(b, int) and _layout(buffers[b]) == "F":
+                return "F"
+    return "C"
 
 
 def _buffered(v: Value) -> bool:

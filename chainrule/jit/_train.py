@@ -4,9 +4,12 @@ The step's loss is traced once; its backward is derived once from that graph (st
 autodiff, from the same vjp rules eager mode runs); both go into one graph, optimized (the
 element-wise chains of forward and backward fused, every intermediate and every gradient in
 a buffer planned once and reused at every step) and generated as one Python function. A call
-then runs that function on the batch's arrays, hands each gradient to its parameter's
-``.grad`` and runs ``optimizer.step()``, whose update works on arrays in place (SGD, Adam, ...:
-no graph, no dispatch). Nothing is dispatched op by op and no autograd node is built.
+then runs that function on the batch's arrays; each parameter's update runs inside it, right
+after the parameter's gradient (:class:`OptimizerUpdate`: the gradient goes to ``.grad`` and
+the optimizer's per-parameter update works on the arrays in place; SGD with momentum through
+the BLAS library's ``axpby`` and ``axpy``). An optimizer with its own ``step()`` or with
+step hooks runs ``optimizer.step()`` after the function instead. Nothing is dispatched op by
+op and no autograd node is built.
 
 Guards and fallback are :func:`chainrule.compile`'s: a batch of another shape (the last,
 smaller one of an epoch), another dtype or a change of training mode compiles again (logged
@@ -66,16 +69,110 @@ class OptimizerUpdate(Kernel):
         self.param = param
         self.group = group
         self.grad = grad
+        from chainrule.optim.sgd import SGD
+
+        self.plain_sgd = type(optimizer) is SGD
+        self.checked: list[Any] = [None]  # (p, g, buf) arrays found fit for BLAS, pointers
 
     def forward(self, p: Any, g: Any) -> tuple[()]:
         grad = self.grad
         grad._data = g
-        self.param.grad = grad
-        self.optimizer._step_param(self.param, grad, self.group)
+        param = self.param
+        param.grad = grad
+        if not (self.plain_sgd and _sgd_blas(self.optimizer, param, p, g, self.group,
+                                             self.checked)):
+            self.optimizer._step_param(param, grad, self.group)
         return ()
 
     def describe(self, params: dict[str, Any]) -> str:
         return type(self.optimizer).__name__
+
+
+# SGD with momentum updates through the BLAS library's axpby and axpy (one pass each over
+# the arrays) instead of NumPy's four passes (``buf *= m; buf += g; p += -lr * buf``): about
+# twice as fast on the MLP's weights (0.11 against 0.06 ms for 784x512 on one core).
+_AXPY: dict[str, Any] | None = None
+
+
+def _blas_axpy() -> dict[str, Any]:
+    """NumPy's OpenBLAS ``cblas_?axpby`` and ``cblas_?axpy`` by dtype char ('f', 'd'), from
+    the process's loaded libraries (as ``chainrule._backend.threads`` finds its thread
+    count); empty where there is no OpenBLAS to call."""
+    global _AXPY
+    if _AXPY is not None:
+        return _AXPY
+    import ctypes
+
+    found: dict[str, Any] = {}
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split(None, 5)[-1].strip() for line in maps
+                            if "openblas" in line.lower()})
+    except OSError:
+        paths = []
+    vp = ctypes.c_void_p
+    # (symbol prefix, suffix, integer type): NumPy's wheels bundle scipy-openblas with 64-bit
+    # integers and a ``64_`` suffix; a system OpenBLAS exports plain cblas names
+    kinds = (("scipy_cblas_", "64_", ctypes.c_int64), ("scipy_cblas_", "", ctypes.c_int),
+             ("cblas_", "64_", ctypes.c_int64), ("cblas_", "", ctypes.c_int))
+    for path in paths:
+        if found or not path.startswith("/"):
+            continue
+        try:
+            lib = ctypes.CDLL(path)  # the library already loaded, not a second copy
+        except OSError:
+            continue
+        for prefix, suffix, idx in kinds:
+            fns = {c: (getattr(lib, f"{prefix}{c}axpby{suffix}", None),
+                       getattr(lib, f"{prefix}{c}axpy{suffix}", None)) for c in "sd"}
+            if not all(a is not None and b is not None for a, b in fns.values()):
+                continue
+            for c, (axpby, axpy) in fns.items():
+                num = ctypes.c_float if c == "s" else ctypes.c_double
+                axpby.argtypes = [idx, num, vp, idx, num, vp, idx]
+                axpby.restype = None
+                axpy.argtypes = [idx, num, vp, idx, vp, idx]
+                axpy.restype = None
+                found["f" if c == "s" else "d"] = (axpby, axpy)
+            break
+    _AXPY = found
+    return found
+
+
+def _sgd_blas(opt: Any, param: Any, p: np.ndarray, g: np.ndarray, group: dict,
+              checked: list[Any]) -> bool:
+    """SGD's update of one parameter (momentum, no dampening, weight decay, Nesterov or
+    maximize) as ``buf = g + m * buf`` (axpby) and ``p += -lr * buf`` (axpy) on the arrays;
+    False, having done nothing, where that does not apply (the first step, which creates the
+    momentum buffer, other settings, dtypes or layouts). The buffer gets the same values as
+    ``buf *= m; buf += g``; ``p`` may differ by an ulp (one rounding of ``p - lr * buf``
+    where NumPy rounds the product first). ``checked[0]`` keeps the last arrays found fit
+    and their addresses, so later steps on the same arrays skip the checks."""
+    from chainrule.optim.optimizer import _scalar
+
+    momentum = group["momentum"]
+    if (momentum == 0 or group["dampening"] != 0 or group["nesterov"] or group["maximize"]
+            or group["weight_decay"] != 0):
+        return False
+    state = opt.state.get(param)
+    buf = state.get("momentum_buffer") if state else None
+    if buf is None:
+        return False
+    buf = buf._data
+    seen = checked[0]
+    if seen is None or seen[0] is not p or seen[1] is not g or seen[2] is not buf:
+        fns = _blas_axpy().get(p.dtype.char)
+        if (fns is None or g.dtype != p.dtype or buf.dtype != p.dtype
+                or not p.flags.c_contiguous or not g.flags.c_contiguous
+                or not buf.flags.c_contiguous or g.shape != p.shape or buf.shape != p.shape):
+            return False
+        seen = checked[0] = (p, g, buf, fns, p.ctypes.data, g.ctypes.data, buf.ctypes.data)
+    _, _, _, (axpby, axpy), pp, gp, bp = seen
+    n = p.size
+    axpby(n, 1.0, gp, 1, momentum, bp, 1)
+    axpy(n, -_scalar(group["lr"]), bp, 1, pp, 1)
+    param._bump()
+    return True
 
 
 def _fusable_optimizer(opt: Any) -> bool:

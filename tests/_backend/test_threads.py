@@ -114,6 +114,10 @@ def test_matmul_split_over_threads_equals_numpy(shapes, fake_blas, monkeypatch):
     expected = np.matmul(a, b)
     assert out.shape == expected.shape and out.dtype == expected.dtype
     np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+    if expected.ndim:  # into a given array (row- or column-major), as np.matmul's out=
+        for given in (np.empty_like(expected), np.asfortranarray(np.empty_like(expected))):
+            assert threads.matmul(a, b, out=given) is given
+            np.testing.assert_allclose(given, expected, rtol=1e-6, atol=1e-6)
     assert fake_blas["threads"] == 2
     ints = threads.matmul(np.arange(12).reshape(3, 4), np.arange(8).reshape(4, 2))
     np.testing.assert_array_equal(ints, np.arange(12).reshape(3, 4) @ np.arange(8).reshape(4, 2))

@@ -3,6 +3,8 @@ and does what it says."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -188,6 +190,22 @@ def test_memory_plan_in_place_element_wise_and_views() -> None:
     assert relu.out.buffer is relu.inputs[0]
     first, second = graph.nodes[0].out.buffer, relu.inputs[0].buffer
     assert first != second
+    close(graph(x).double(), f(x).double())
+
+
+def test_memory_plan_batch_times_weight_in_a_column_major_buffer() -> None:
+    w = chainrule.randn(16, 20, dtype=chainrule.float64)
+
+    def f(x):
+        h = (x @ w.t()).relu()  # (4, 16) from (4, 20) @ (20, 16): M is the smallest
+        return (h @ w).sum()  # (4, 20) again, then an output
+
+    x = chainrule.randn(4, 20, dtype=chainrule.float64)
+    graph = passes.plan_memory(jit.trace(f, x), keep_outputs_fresh=True)
+    layouts = [graph.buffers[n.out.buffer].flags.f_contiguous for n in graph.nodes
+               if n.target.name in ("mm", "matmul") and isinstance(n.out.buffer, int)]
+    assert layouts == [True, True]
+    assert re.search(r"_mm\(\w+\.T, \w+\.T, \w+\.T\)", graph.code)  # w @ x.T
     close(graph(x).double(), f(x).double())
 
 

@@ -16,6 +16,8 @@ from .conftest import MODELS, close, make
 
 OPTIMIZERS = {
     "sgd-momentum": lambda ps: chainrule.optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
+    # (plain momentum: the update inside the step runs through BLAS axpby/axpy)
+    "sgd-plain-momentum": lambda ps: chainrule.optim.SGD(ps, lr=0.05, momentum=0.9),
     "adam": lambda ps: chainrule.optim.Adam(ps, lr=1e-2, weight_decay=1e-3),
 }
 
@@ -165,3 +167,41 @@ def test_layer_norm_group_norm_gelu_and_in_place_modules() -> None:
     for p, q in zip(model.parameters(), twin.parameters()):
         close(p, q, "grad")
     assert "fused_" in str(step.graph)
+
+
+@pytest.mark.parametrize("dtype", [chainrule.float32, chainrule.float64])
+def test_sgd_momentum_update_through_blas_matches_eager(dtype, monkeypatch) -> None:
+    from chainrule.jit import _train
+
+    taken = []
+
+    def spy(*args):
+        done = real(*args)
+        taken.append(done)
+        return done
+
+    real = _train._sgd_blas
+    monkeypatch.setattr(_train, "_sgd_blas", spy)
+    model, x = make("mlp", dtype=dtype)
+    twin = copy.deepcopy(model)
+    y = chainrule.randint(0, 10, (x.shape[0],))
+    opt = chainrule.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    opt_twin = chainrule.optim.SGD(twin.parameters(), lr=0.1, momentum=0.9)
+    step = jit.compile_train_step(model, F.cross_entropy, opt, (x, y))
+    for _ in range(4):
+        step(x, y)
+        opt_twin.zero_grad()
+        F.cross_entropy(twin(x), y).backward()
+        opt_twin.step()
+    n = len(list(model.parameters()))
+    # the first step creates the momentum buffers (NumPy); the later ones go through BLAS
+    # wherever NumPy's BLAS is an OpenBLAS chainrule can call
+    assert taken[:n] == [False] * n
+    assert all(taken[n:]) or not _train._blas_axpy()
+    for p, q in zip(model.parameters(), twin.parameters()):
+        assert p.grad._data.flags.c_contiguous  # (gradients are never planned column-major)
+        rtol, atol = (1e-5, 1e-6) if dtype == chainrule.float32 else (1e-12, 1e-14)
+        chainrule.testing.assert_close(p, q, rtol=rtol, atol=atol)
+        chainrule.testing.assert_close(opt.state[p]["momentum_buffer"],
+                                       opt_twin.state[q]["momentum_buffer"],
+                                       rtol=rtol, atol=atol)
