@@ -39,12 +39,13 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["num_threads", "run_parts", "split", "over_range", "in_parts", "matmul"]
+__all__ = ["num_threads", "run_parts", "split", "over_range", "in_parts", "matmul",
+           "openblas_libraries"]
 
 # (set, get) entry points for the thread count, by the names OpenBLAS builds export.
 _ENTRY_POINTS = (("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
@@ -62,21 +63,33 @@ _PARALLEL_FLOP = 30_000_000
 _OWN_RECENT_S = 0.2
 
 
-def _find_blas() -> tuple[Any, Any] | None:
-    """NumPy's OpenBLAS thread-count functions, from the process's loaded libraries (Linux)."""
+def openblas_libraries() -> Iterator[ctypes.CDLL]:
+    """The OpenBLAS libraries this process has loaded (NumPy's), found in ``/proc/self/maps``
+    (Linux; elsewhere none). Opening one gives the library already loaded, not a second copy.
+
+    Example:
+        >>> from chainrule._backend.threads import openblas_libraries
+        >>> all(hasattr(lib, "_name") for lib in openblas_libraries())
+        True
+    """
     try:
         with open("/proc/self/maps") as maps:
             paths = sorted({line.split(None, 5)[-1].strip() for line in maps
                             if "openblas" in line.lower()})
     except OSError:
-        return None
+        return
     for path in paths:
         if not path.startswith("/"):
             continue
         try:
-            lib = ctypes.CDLL(path)  # the library already loaded, not a second copy
+            yield ctypes.CDLL(path)
         except OSError:
             continue
+
+
+def _find_blas() -> tuple[Any, Any] | None:
+    """NumPy's OpenBLAS thread-count functions, from the process's loaded libraries (Linux)."""
+    for lib in openblas_libraries():
         for set_name, get_name in _ENTRY_POINTS:
             setter, getter = getattr(lib, set_name, None), getattr(lib, get_name, None)
             if setter is not None and getter is not None:

@@ -54,6 +54,19 @@ def eliminate_dead_code(graph: Graph) -> Graph:
     return g
 
 
+def _rewired(g: Graph, kept: list[Node], mapping: dict[Value, Value],
+             prune_consts: bool = False) -> Graph:
+    """``g`` with only the ``kept`` nodes and its outputs read through ``mapping`` (the values
+    a pass replaced by others); with ``prune_consts``, the constants nothing uses dropped."""
+    g.nodes = kept
+    g.outputs = [mapping.get(v, v) for v in g.outputs]
+    if prune_consts:
+        used = {v for n in g.nodes for v in n.inputs} | set(g.outputs)
+        g.consts = [v for v in g.consts if v in used]
+    g.invalidate()
+    return g
+
+
 def _freeze(x: Any) -> Any:
     """A hashable key for an op's static parameter (arrays by identity)."""
     if isinstance(x, np.ndarray):
@@ -124,12 +137,7 @@ def eliminate_common_subexpressions(graph: Graph) -> Graph:
         if key is not None:
             seen[key] = node
         kept.append(node)
-    g.nodes = kept
-    g.outputs = [mapping.get(v, v) for v in g.outputs]
-    used = {v for n in g.nodes for v in n.inputs} | set(g.outputs)
-    g.consts = [v for v in g.consts if v in used]
-    g.invalidate()
-    return g
+    return _rewired(g, kept, mapping, prune_consts=True)
 
 
 def _target_key(target: Any) -> Any:
@@ -183,12 +191,7 @@ def fold_constants(graph: Graph) -> Graph:
                     mapping[o] = c
                 continue
         kept.append(node)
-    g.nodes = kept
-    g.outputs = [mapping.get(v, v) for v in g.outputs]
-    used = {v for n in g.nodes for v in n.inputs} | set(g.outputs)
-    g.consts = [v for v in g.consts if v in used]
-    g.invalidate()
-    return g
+    return _rewired(g, kept, mapping, prune_consts=True)
 
 
 def _const_equals(v: Value, number: float) -> bool:
@@ -235,10 +238,7 @@ def simplify(graph: Graph) -> Graph:
                 mapping[out] = node.inputs[0]
                 continue
         kept.append(node)
-    g.nodes = kept
-    g.outputs = [mapping.get(v, v) for v in g.outputs]
-    g.invalidate()
-    return g
+    return _rewired(g, kept, mapping)
 
 
 def _identity_of(node: Node) -> Value | None:

@@ -103,25 +103,17 @@ def _blas_axpy() -> dict[str, Any]:
         return _AXPY
     import ctypes
 
+    from chainrule._backend.threads import openblas_libraries
+
     found: dict[str, Any] = {}
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = sorted({line.split(None, 5)[-1].strip() for line in maps
-                            if "openblas" in line.lower()})
-    except OSError:
-        paths = []
     vp = ctypes.c_void_p
     # (symbol prefix, suffix, integer type): NumPy's wheels bundle scipy-openblas with 64-bit
     # integers and a ``64_`` suffix; a system OpenBLAS exports plain cblas names
     kinds = (("scipy_cblas_", "64_", ctypes.c_int64), ("scipy_cblas_", "", ctypes.c_int),
              ("cblas_", "64_", ctypes.c_int64), ("cblas_", "", ctypes.c_int))
-    for path in paths:
-        if found or not path.startswith("/"):
-            continue
-        try:
-            lib = ctypes.CDLL(path)  # the library already loaded, not a second copy
-        except OSError:
-            continue
+    for lib in openblas_libraries():
+        if found:
+            break
         for prefix, suffix, idx in kinds:
             fns = {c: (getattr(lib, f"{prefix}{c}axpby{suffix}", None),
                        getattr(lib, f"{prefix}{c}axpy{suffix}", None)) for c in "sd"}
