@@ -480,6 +480,33 @@ def test_ctrl_c_while_waiting_for_a_batch(tmp_path, persistent):
     assert_clean_interrupt(code, out, err)
 
 
+def test_ctrl_c_inside_an_index_put_waits_for_the_put():
+    # A KeyboardInterrupt inside multiprocessing's Queue.put, after it has taken the queue's
+    # lock and before the block that releases it, left the lock held; the shutdown's own put
+    # then waited for it for ever (1 run in 24 of the test below hung so). The loader holds
+    # Ctrl-C back around its puts: the put finishes, then the KeyboardInterrupt comes.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        it = iter(DataLoader(list(range(100)), batch_size=1, num_workers=1))
+        queue, done = it._index_queues[0], []
+        real_put = queue.put
+
+        def put(item, *args, **kwargs):
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the middle of the put
+            time.sleep(0.05)  # Python runs a handler that is not held back in here
+            real_put(item, *args, **kwargs)
+            done.append(item)
+
+        queue.put = put
+        with pytest.raises(KeyboardInterrupt):
+            for _ in it:
+                pass
+        assert done and done[0] is not None  # the interrupted put of an index finished
+        assert all(w.exitcode is not None for w in it._workers)  # and shutting down did too
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_ctrl_c_between_batches_of_a_busy_loader(tmp_path):
     # the original scenario: workers busy, the main process consuming batches. The interrupt
     # comes inside the loader or in the loop's own code; then the workers go with the iterator

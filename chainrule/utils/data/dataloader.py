@@ -375,8 +375,9 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
             self._prefetch()
             return
         try:
-            for q in self._index_queues:
-                q.put(_ResumeIteration())
+            with _sigint_deferred():  # (see _try_put_index)
+                for q in self._index_queues:
+                    q.put(_ResumeIteration())
             pending = self._num_workers
             while pending > 0:
                 idx, _ = self._get_data()
@@ -404,11 +405,16 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
                 break
         else:
             return  # every worker has finished its share of an IterableDataset
-        self._index_queues[worker_id].put((self._send_idx, index))
-        self._task_info[self._send_idx] = (worker_id,)
-        self._task_indices[self._send_idx] = index
-        self._tasks_outstanding += 1
-        self._send_idx += 1
+        # Ctrl-C held back (~20 us a batch): a KeyboardInterrupt inside Queue.put, between the
+        # acquire of the queue's lock and the `with` block that releases it, leaves the lock
+        # held for good, and the shutdown's own put then waits for it forever (seen once in
+        # 24 runs of the busy-loader Ctrl-C test). The bookkeeping goes with the put.
+        with _sigint_deferred():
+            self._index_queues[worker_id].put((self._send_idx, index))
+            self._task_info[self._send_idx] = (worker_id,)
+            self._task_indices[self._send_idx] = index
+            self._tasks_outstanding += 1
+            self._send_idx += 1
 
     def _get_data(self) -> tuple:
         """The next ``(idx, data)`` message from any worker, watching timeouts and deaths."""
@@ -523,8 +529,9 @@ class _MultiProcessingDataLoaderIter(_BaseDataLoaderIter):
         return data
 
     def _mark_worker_as_unavailable(self, worker_id: int) -> None:
-        self._index_queues[worker_id].put(None)
-        self._workers_status[worker_id] = False
+        with _sigint_deferred():  # (see _try_put_index)
+            self._index_queues[worker_id].put(None)
+            self._workers_status[worker_id] = False
 
     def _drain(self) -> None:
         """Read and drop whatever the workers have written: one blocked on a full pipe can
