@@ -454,11 +454,29 @@ def assert_clean_interrupt(returncode, out, err, pids=()):
 
 @pytest.mark.parametrize("persistent", [False, True])
 def test_ctrl_c_while_waiting_for_a_batch(tmp_path, persistent):
-    # index 1 never finishes loading; its worker says so, and the main process waits for it
+    # index 1 never finishes loading; its worker says so once the main process waits in the
+    # loader: asleep in poll/select (Linux's /proc). The worker is given index 1 while iter()
+    # is still handing out the first indices, and a Ctrl-C there is raised by iter(), outside
+    # this program's `try`; an announcement from the main process itself would come before
+    # it waits, however late it were made.
     code, out, err = run_ctrl_c(tmp_path, f"""
+        def main_waits():
+            pid = os.getppid()
+            with open(f"/proc/{{pid}}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            try:
+                with open(f"/proc/{{pid}}/wchan") as f:
+                    wchan = f.read()
+            except OSError:
+                wchan = ""
+            known = wchan not in ("", "0")
+            return state == "S" and (not known or "poll" in wchan or "select" in wchan)
+
         class Stuck(Dataset):
             def __getitem__(self, i):
                 if i == 1:
+                    while not main_waits():
+                        time.sleep(0.001)
                     print("loading 1", flush=True)  # from the worker: the main process waits
                 if i >= 1:
                     time.sleep(300)
