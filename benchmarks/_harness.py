@@ -79,6 +79,18 @@ class Workload:
     shown: tuple[str, ...] = ()
 
 
+def median_time(fn: Callable[[], Any], repeats: int, warmup: int = 3) -> float:
+    """Seconds per call of ``fn``: the median of ``repeats`` timed calls after ``warmup``."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def mnist_arrays(train: bool = True, root: str | os.PathLike | None = None,
                  normalize: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """MNIST images (N, 28, 28) float32 and labels (N,) int64, read from the IDX .gz files

@@ -19,26 +19,12 @@ Run: python benchmarks/bench_conv.py [--quick] [--rounds 5] [--repeats 10] [--ba
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from _harness import Workload, main
+from _harness import Workload, main, median_time
 
 C, H, W, K = 64, 32, 32, 3
-
-
-def _median_time(fn: Callable[[], Any], repeats: int) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _numpy_gemm(repeats: int) -> dict[str, float]:
@@ -46,8 +32,8 @@ def _numpy_gemm(repeats: int) -> dict[str, float]:
     a = rng.standard_normal((C, C * K * K), dtype=np.float32)
     cols = rng.standard_normal((C * K * K, H * W), dtype=np.float32)
     sq = rng.standard_normal((1024, 1024), dtype=np.float32)
-    t_cols = _median_time(lambda: a @ cols, 10 * repeats)
-    t_sq = _median_time(lambda: sq @ sq, 2 * repeats)
+    t_cols = median_time(lambda: a @ cols, 10 * repeats)
+    t_sq = median_time(lambda: sq @ sq, 2 * repeats)
     return {"numpy_im2col_gflops": 2 * C * C * K * K * H * W / t_cols / 1e9,
             "numpy_square_gflops": 2 * 1024 ** 3 / t_sq / 1e9}
 
@@ -74,7 +60,7 @@ def _run(torch: Any, args: argparse.Namespace, backward: bool) -> dict[str, floa
                 conv2d(x, w, b, padding=1)
 
     flop = 2 * N * C * C * K * K * H * W * (3 if backward else 1)
-    t = _median_time(fn, repeats)
+    t = median_time(fn, repeats)
     return {"gflops": flop / t / 1e9, "ms": t * 1e3, **_numpy_gemm(repeats)}
 
 

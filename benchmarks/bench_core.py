@@ -21,13 +21,11 @@ Run: python benchmarks/bench_core.py [--quick] [--rounds 5] [--repeats 41]
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from _harness import Workload, main
+from _harness import Workload, main, median_time
 
 N_OPS = 1000
 
@@ -51,14 +49,7 @@ def numpy_chain(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def _us_per_op(fn: Callable[[], Any], repeats: int) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) / N_OPS * 1e6
+    return median_time(fn, repeats) / N_OPS * 1e6
 
 
 def _run(torch: Any, args: argparse.Namespace, which: str) -> dict[str, float]:

@@ -18,24 +18,10 @@ Run: python benchmarks/bench_seq.py [--quick] [--rounds 5] [--only lstm]
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from _harness import Workload, main
-
-
-def _median_time(fn: Callable[[], Any], steps: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+from _harness import Workload, main, median_time
 
 
 def _steps(args: argparse.Namespace) -> int:
@@ -58,8 +44,8 @@ def run_lstm(torch: Any, args: argparse.Namespace) -> dict[str, float]:
         with torch.no_grad():
             model(x)
 
-    return {"train_steps_per_s": 1.0 / _median_time(train_step, _steps(args)),
-            "forward_per_s": 1.0 / _median_time(forward, _steps(args))}
+    return {"train_steps_per_s": 1.0 / median_time(train_step, _steps(args)),
+            "forward_per_s": 1.0 / median_time(forward, _steps(args))}
 
 
 def run_encoder(torch: Any, args: argparse.Namespace) -> dict[str, float]:
@@ -78,8 +64,8 @@ def run_encoder(torch: Any, args: argparse.Namespace) -> dict[str, float]:
         with torch.no_grad():
             layer(x)
 
-    return {"train_steps_per_s": 1.0 / _median_time(train_step, _steps(args)),
-            "forward_per_s": 1.0 / _median_time(forward, _steps(args))}
+    return {"train_steps_per_s": 1.0 / median_time(train_step, _steps(args)),
+            "forward_per_s": 1.0 / median_time(forward, _steps(args))}
 
 
 _METRICS = {"train_steps_per_s": "higher", "forward_per_s": "higher"}
