@@ -339,8 +339,12 @@ def test_worker_fault_gives_torchs_error_and_no_worker_survives(fault, persisten
     theirs_type, theirs, theirs_cause, torch_got = torch_faults[fault]
     cls, pattern = FAULT_MESSAGES[fault]
     assert type(ours) is cls and theirs_type == cls.__name__
-    for text in (str(ours), theirs):
-        assert re.match(pattern, text), text
+    assert re.match(pattern, str(ours)), str(ours)
+    # torch's SIGCHLD handler raises "DataLoader worker (pid N) ..." wherever its main process
+    # is: inside its wait for data torch wraps it as the error above (chainrule's); anywhere
+    # else it comes as it is (timing: seen once in a full run of the suite)
+    torch_raw = fault in FAULT_CAUSES and re.match(FAULT_CAUSES[fault], theirs)
+    assert torch_raw or re.match(pattern, theirs), theirs
     # batches before index 5's, in order; as torch, a worker's death is raised as soon as it
     # is seen, even while another worker's batch is still on its way
     for batches_before in (got, torch_got):
@@ -352,7 +356,9 @@ def test_worker_fault_gives_torchs_error_and_no_worker_survives(fault, persisten
         # torch's cause is its SIGCHLD handler's error, unless its 5-second status poll saw the
         # death first (a slow core dump, a loaded machine): then it is the poll's queue.Empty,
         # whose text is empty
-        assert theirs_cause == "" or re.match(FAULT_CAUSES[fault], theirs_cause), theirs_cause
+        if not torch_raw:
+            assert theirs_cause == "" or re.match(FAULT_CAUSES[fault], theirs_cause), \
+                theirs_cause
         # more than torch: which worker, loading which indices
         assert "(worker 0; was given indices [4, 5])" in str(ours.__cause__)
     if fault == "raise":
