@@ -171,10 +171,10 @@ def child_environment(machine_blas: bool = False) -> dict[str, str]:
 
 
 _KERNEL_PROBE = """
-import ctypes, numpy
-names = [l.split(None, 5)[-1].strip() for l in open("/proc/self/maps") if "openblas" in l.lower()]
-for path in sorted(set(n for n in names if n.startswith("/"))):
-    lib = ctypes.CDLL(path)
+import ctypes
+import numpy  # loads its OpenBLAS
+from chainrule._backend.threads import openblas_libraries
+for lib in openblas_libraries():
     for fn in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
                "openblas_get_corename64_", "openblas_get_corename"):
         if hasattr(lib, fn):

@@ -145,15 +145,16 @@ def plan_memory(graph: Graph, *, keep_outputs_fresh: bool = True) -> Graph:
                 if isinstance(b, int):
                     owner[b] = r_in
             elif not fresh_out:
-                outputs = {find(id(v)) for v in g.outputs}
-                order = _order(node, find(id(out)) in outputs, buffers)
-                key = (out.shape, out.dtype.str, order)
+                # (the roots are looked up here: reuse above merges storage classes)
+                root = find(id(out))
+                layout = _order(node, any(find(id(v)) == root for v in g.outputs), buffers)
+                key = (out.shape, out.dtype.str, layout)
                 pool = free.get(key)
                 if pool:
                     b = pool.pop()
                 else:
                     b = len(buffers)
-                    buffers.append(np.empty(out.shape, dtype=out.dtype, order=order))
+                    buffers.append(np.empty(out.shape, dtype=out.dtype, order=layout))
                 out.buffer = b
                 owner[b] = find(id(out))
         # release the buffers whose storage class is not read after this node

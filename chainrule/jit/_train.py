@@ -35,6 +35,8 @@ from chainrule.jit._ir import Graph, Kernel, Node
 from chainrule.jit._passes import optimize
 from chainrule.jit._trace import TraceError, _trace_once, check
 from chainrule.nn.modules.module import Module
+from chainrule.optim.optimizer import _scalar
+from chainrule.optim.sgd import SGD
 from chainrule.tensor import Tensor
 
 __all__ = ["compile_train_step", "TrainStep"]
@@ -69,8 +71,6 @@ class OptimizerUpdate(Kernel):
         self.param = param
         self.group = group
         self.grad = grad
-        from chainrule.optim.sgd import SGD
-
         self.plain_sgd = type(optimizer) is SGD
         self.checked: list[Any] = [None]  # (p, g, buf) arrays found fit for BLAS, pointers
 
@@ -140,8 +140,6 @@ def _sgd_blas(opt: Any, param: Any, p: np.ndarray, g: np.ndarray, group: dict,
     ``buf *= m; buf += g``; ``p`` may differ by an ulp (one rounding of ``p - lr * buf``
     where NumPy rounds the product first). ``checked[0]`` keeps the last arrays found fit
     and their addresses, so later steps on the same arrays skip the checks."""
-    from chainrule.optim.optimizer import _scalar
-
     momentum = group["momentum"]
     if (momentum == 0 or group["dampening"] != 0 or group["nesterov"] or group["maximize"]
             or group["weight_decay"] != 0):

@@ -87,3 +87,21 @@ def test_command_line_without_a_script_is_a_usage_error(capsys) -> None:
     with pytest.raises(SystemExit) as e:
         launcher.main(["-n", "2"])
     assert e.value.code == 2 and "give the script to run" in capsys.readouterr().err
+
+
+def test_abort_message_goes_to_the_launchers_notes_and_is_printed_by_rank(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    # MPI_Abort can end MPICH's proxies before they forward a rank's last stderr: under the
+    # launcher the abort message goes to a file the launcher prints once the job has ended
+    from chainrule.distributed import process_group as pg
+
+    monkeypatch.delenv(pg.NOTES_VARIABLE, raising=False)
+    assert not pg._leave_note("no folder\n")  # plain mpiexec: stderr, as before
+    monkeypatch.setenv(pg.NOTES_VARIABLE, str(tmp_path / "gone"))
+    assert not pg._leave_note("another host\n")  # the folder is on the launcher's machine
+    monkeypatch.setenv(pg.NOTES_VARIABLE, str(tmp_path))
+    for rank in ("10", "2"):
+        monkeypatch.setattr(pg, "_rank_label", lambda rank=rank: rank)
+        assert pg._leave_note(f"rank {rank} failed: boom\n")
+    launcher._print_notes(str(tmp_path))
+    assert capsys.readouterr().err == "rank 2 failed: boom\nrank 10 failed: boom\n"
