@@ -8,13 +8,12 @@ import io
 from pathlib import Path
 
 import numpy as np
+import onnx
+import onnxruntime as ort
 import pytest
 
 import chainrule
 from chainrule import nn
-
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
 
 _spec = importlib.util.spec_from_file_location(
     "_onnx_tests_models", Path(__file__).resolve().parent.parent / "jit" / "conftest.py")
